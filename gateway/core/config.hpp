@@ -1,0 +1,97 @@
+#pragma once
+// corral's configuration: plain structs with the embedded defaults, parsed and validated in one
+// place (config.cpp). Unknown keys, wrong types and out-of-range values are errors naming the key
+// path and the line; nothing is silently defaulted. The running gateway holds one immutable
+// snapshot (`std::shared_ptr<const config>`).
+#include "gateway/core/duration.hpp"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace corral {
+
+enum class log_level { debug, info, warn, error };
+
+struct backend_config {
+  std::string name;       // unique; defaults to host:port of the url
+  std::string url;        // http://host[:port]  (https is refused: not supported yet)
+  std::string host;       // parsed from url
+  std::uint16_t port = 11434;
+  int weight = 1;         // 1..1000, tie-breaker after "loaded" and "in flight"
+};
+
+struct server_config {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 9089;
+  int threads = 0;                          // 0 = one per core
+  std::size_t max_header_bytes = 16 * 1024; // 431 above
+  std::size_t max_body_bytes = 64u << 20;   // 413 above (not applied to /api/blobs/*)
+  millis header_timeout{10'000};            // 408 when the head takes longer
+  millis body_timeout{60'000};              // 408 when the body takes longer
+  millis keepalive_timeout{75'000};         // idle keep-alive connections closed after this
+};
+
+struct ollama_config {
+  std::vector<backend_config> backends;     // from base_url (string or list) or backends:
+  millis timeout{300'000};                  // each wait for a backend: first byte, then gaps
+  millis connect_timeout{5'000};
+  int max_retries = 2;                      // extra backends tried before the first byte
+  bool auto_pull = false;
+  int max_concurrent = 0;                   // per backend in-flight cap; 0 = unlimited
+  millis health_check_period{5'000};
+};
+
+struct upstream_config {
+  int max_idle_per_backend = 64;            // idle keep-alive connections kept per thread
+  int eject_after_failures = 3;             // consecutive passive failures that eject
+  millis eject_base{1'000};                 // first ejection; doubles per repeat
+  millis eject_max{30'000};
+};
+
+struct log_config {
+  log_level level = log_level::info;
+  bool access_log = true;
+};
+
+struct config {
+  server_config server;
+  ollama_config ollama;
+  upstream_config upstream;
+  log_config log;
+  std::string source;  // file name, or "embedded defaults"
+};
+
+// A config error: what is wrong, naming the key path (and the line when known).
+class config_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The embedded defaults: one backend at http://localhost:11434.
+config default_config();
+
+// Parses YAML text over the defaults. Throws config_error naming key and line.
+config parse_config(std::string_view yaml_text, std::string source_name);
+
+// Reads and parses a file. Throws config_error.
+config load_config_file(const std::string& path);
+
+// Applies PORT, HOST, OLLAMA_BASE_URL, OLLAMA_TIMEOUT, OLLAMA_MAX_RETRIES, OLLAMA_AUTO_PULL,
+// OLLAMA_MAX_CONCURRENT, LOG_LEVEL from `env` (name → value). Throws config_error naming the
+// variable on a bad value.
+void apply_env_overrides(config& cfg, const std::map<std::string, std::string>& env);
+
+// The process environment's relevant variables, for apply_env_overrides.
+std::map<std::string, std::string> read_process_env();
+
+// Parses one backend URL or a comma-separated list (OLLAMA_BASE_URL's shape). Throws
+// config_error with `what` as the key name.
+std::vector<backend_config> parse_backend_list(std::string_view text, std::string_view what);
+
+std::string_view to_string(log_level l);
+
+}  // namespace corral

@@ -1,0 +1,77 @@
+#include "gateway/downstream.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <array>
+#include <chrono>
+
+namespace corral {
+namespace net = boost::asio;
+
+std::string response_head_start(unsigned status, const downstream& d) {
+  std::string head;
+  head.reserve(256);
+  head.append("HTTP/1.1 ").append(std::to_string(status)).append(" ").append(status_reason(status)).append("\r\n");
+  if (!d.ctx.id.empty()) head.append("X-Request-Id: ").append(d.ctx.id).append("\r\n");
+  if (!d.keep_alive) head.append("Connection: close\r\n");
+  return head;
+}
+
+net::awaitable<void> downstream::write_raw(std::string_view a, std::string_view b) {
+  if (broken) co_return;
+  std::array<net::const_buffer, 2> bufs{net::buffer(a.data(), a.size()), net::buffer(b.data(), b.size())};
+  auto [ec, n] = co_await net::async_write(stream.socket(), bufs, net::as_tuple(net::use_awaitable));
+  if (ec) broken = true;
+}
+
+net::awaitable<void> downstream::reply(unsigned status, std::string_view content_type, std::string_view body,
+                                       std::string_view extra_headers) {
+  ctx.status = status;
+  auto head = response_head_start(status, *this);
+  if (!content_type.empty()) head.append("Content-Type: ").append(content_type).append("\r\n");
+  head.append(extra_headers);
+  head.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n");
+  head_sent = true;
+  if (!head_only) {
+    if (!body.empty() && ctx.first_byte == request_context::clock::time_point{})
+      ctx.first_byte = request_context::clock::now();
+    ctx.bytes_out += body.size();
+    co_await write_raw(head, body);
+  } else {
+    co_await write_raw(head);
+  }
+}
+
+net::awaitable<void> downstream::reply_error(api_flavor flavor, unsigned status, std::string_view message,
+                                             std::string_view extra_headers) {
+  if (ctx.error.empty()) ctx.error = message;
+  co_await reply(status, "application/json; charset=utf-8", error_body(flavor, status, message), extra_headers);
+}
+
+net::awaitable<void> downstream::begin_chunked(unsigned status, std::string_view headers) {
+  ctx.status = status;
+  auto head = response_head_start(status, *this);
+  head.append(headers);
+  head.append("Transfer-Encoding: chunked\r\n\r\n");
+  head_sent = true;
+  co_await write_raw(head);
+}
+
+net::awaitable<void> downstream::write_chunk(std::string_view data) {
+  if (data.empty() || broken) co_return;
+  if (ctx.first_byte == request_context::clock::time_point{}) ctx.first_byte = request_context::clock::now();
+  ctx.bytes_out += data.size();
+  char size_line[24];
+  int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
+  std::array<net::const_buffer, 3> bufs{net::buffer(size_line, static_cast<std::size_t>(n)),
+                                        net::buffer(data.data(), data.size()), net::buffer("\r\n", 2)};
+  auto [ec, written] = co_await net::async_write(stream.socket(), bufs, net::as_tuple(net::use_awaitable));
+  if (ec) broken = true;
+}
+
+net::awaitable<void> downstream::end_chunked() { co_await write_raw("0\r\n\r\n"); }
+
+}  // namespace corral

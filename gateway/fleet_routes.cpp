@@ -1,0 +1,349 @@
+#include "gateway/fleet_routes.hpp"
+
+#include "gateway/backend_monitor.hpp"
+#include "gateway/log.hpp"
+#include "gateway/upstream_client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <optional>
+
+namespace corral {
+namespace net = boost::asio;
+namespace json = boost::json;
+using namespace net::experimental::awaitable_operators;
+
+namespace {
+
+constexpr std::string_view json_type = "application/json; charset=utf-8";
+
+// Runs `make(backend&)` on every backend in `mask` at once; results in backend order.
+template <class MakeOp>
+net::awaitable<std::vector<upstream_reply>> fan_out(worker& w, backend_mask mask, MakeOp make) {
+  auto ex = co_await net::this_coro::executor;
+  using op_type = decltype(net::co_spawn(ex, make(*w.state.backends()[0]), net::deferred));
+  std::vector<op_type> ops;
+  for (auto& b : w.state.backends())
+    if ((mask >> b->index()) & 1) ops.push_back(net::co_spawn(ex, make(*b), net::deferred));
+  if (ops.empty()) co_return std::vector<upstream_reply>{};
+  auto [order, errors, replies] = co_await net::experimental::make_parallel_group(std::move(ops))
+                                      .async_wait(net::experimental::wait_for_all(), net::use_awaitable);
+  (void)order;
+  (void)errors;
+  co_return std::move(replies);
+}
+
+std::vector<backend*> members(worker& w, backend_mask mask) {
+  std::vector<backend*> out;
+  for (auto& b : w.state.backends())
+    if ((mask >> b->index()) & 1) out.push_back(b.get());
+  return out;
+}
+
+json::array models_of(const std::string& body) {
+  boost::system::error_code ec;
+  auto v = json::parse(body, ec);
+  if (ec || !v.is_object()) return {};
+  auto* m = v.get_object().if_contains("models");
+  if (!m || !m->is_array()) return {};
+  return m->get_array();
+}
+
+std::string message_of(const upstream_reply& r) {
+  if (r.ec) return r.error_message();
+  boost::system::error_code ec;
+  auto v = json::parse(r.body, ec);
+  if (!ec && v.is_object())
+    if (auto* e = v.get_object().if_contains("error"); e && e->is_string()) return std::string(e->get_string());
+  return r.body.empty() ? "status " + std::to_string(r.status) : r.body;
+}
+
+// Compares dotted versions numerically ("0.9.10" > "0.9.9"); non-numeric parts compare as text.
+bool version_less(std::string_view a, std::string_view b) {
+  while (!a.empty() || !b.empty()) {
+    auto da = a.find('.'), db = b.find('.');
+    auto pa = a.substr(0, da), pb = b.substr(0, db);
+    long na = 0, nb = 0;
+    bool numeric = !pa.empty() && !pb.empty() && pa.find_first_not_of("0123456789") == std::string_view::npos &&
+                   pb.find_first_not_of("0123456789") == std::string_view::npos;
+    if (numeric) {
+      na = std::stol(std::string(pa));
+      nb = std::stol(std::string(pb));
+      if (na != nb) return na < nb;
+    } else if (pa != pb) {
+      return pa < pb;
+    }
+    a = da == std::string_view::npos ? std::string_view{} : a.substr(da + 1);
+    b = db == std::string_view::npos ? std::string_view{} : b.substr(db + 1);
+  }
+  return false;
+}
+
+}  // namespace
+
+net::awaitable<void> serve_tags(worker& w, downstream& client, bool openai) {
+  auto healthy = w.state.healthy_mask();
+  auto flavor = openai ? api_flavor::openai : api_flavor::ollama;
+  if (!healthy) {
+    co_await client.reply_error(flavor, 503, "no healthy backend");
+    co_return;
+  }
+  auto timeout = w.state.cfg()->ollama.timeout;
+  auto targets = members(w, healthy);
+  auto replies = co_await fan_out(w, healthy, [&](backend& b) { return fetch(w, b, "GET", "/api/tags", {}, timeout, client.ctx.id); });
+  std::vector<json::array> lists(replies.size());
+  std::vector<const json::array*> ptrs;
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    if (replies[i].ec || replies[i].status != 200) continue;
+    lists[i] = models_of(replies[i].body);
+    ptrs.push_back(&lists[i]);
+    auto current = w.state.catalog()->per_backend();
+    backend_models m;
+    m.known = true;
+    m.tags = lists[i];
+    if (targets[i]->index() < static_cast<int>(current.size())) m.running = current[targets[i]->index()].running;
+    w.state.update_backend_models(targets[i]->index(), std::move(m));
+  }
+  if (ptrs.empty()) {
+    co_await client.reply_error(flavor, 502, "no backend answered /api/tags: " + message_of(replies.front()));
+    co_return;
+  }
+  auto merged = merge_tags(ptrs);
+  co_await client.reply(200, json_type, json::serialize(openai ? openai_model_list(merged) : merged));
+}
+
+net::awaitable<void> serve_ps(worker& w, downstream& client) {
+  auto healthy = w.state.healthy_mask();
+  if (!healthy) {
+    co_await client.reply_error(api_flavor::ollama, 503, "no healthy backend");
+    co_return;
+  }
+  auto timeout = w.state.cfg()->ollama.timeout;
+  auto replies = co_await fan_out(w, healthy, [&](backend& b) { return fetch(w, b, "GET", "/api/ps", {}, timeout, client.ctx.id); });
+  std::vector<json::array> lists(replies.size());
+  std::vector<const json::array*> ptrs;
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    if (replies[i].ec || replies[i].status != 200) continue;
+    lists[i] = models_of(replies[i].body);
+    ptrs.push_back(&lists[i]);
+  }
+  if (ptrs.empty()) {
+    co_await client.reply_error(api_flavor::ollama, 502, "no backend answered /api/ps: " + message_of(replies.front()));
+    co_return;
+  }
+  co_await client.reply(200, json_type, json::serialize(merge_running(ptrs)));
+}
+
+net::awaitable<void> serve_version(worker& w, downstream& client) {
+  std::optional<std::string> oldest;
+  auto now = steady_clock::now();
+  for (auto& b : w.state.backends()) {
+    if (!b->healthy(now)) continue;
+    auto v = b->version();
+    if (!v.empty() && (!oldest || version_less(v, *oldest))) oldest = v;
+  }
+  if (!oldest) {
+    co_await client.reply_error(api_flavor::ollama, 503, "no healthy backend");
+    co_return;
+  }
+  json::object o;
+  o["version"] = *oldest;
+  co_await client.reply(200, json_type, json::serialize(o));
+}
+
+backend_mask primary_backend(const gateway_state& s, backend_mask must_have) {
+  auto now = steady_clock::now();
+  for (auto& b : s.backends()) {
+    auto bit = backend_mask{1} << b->index();
+    if (b->healthy(now) && (!must_have || (must_have & bit))) return bit;
+  }
+  return 0;
+}
+
+namespace {
+
+struct pull_progress {
+  explicit pull_progress(net::any_io_executor ex, std::size_t n)
+      : wake(ex, steady_clock::time_point::max()), errors(n), succeeded(n, false) {}
+  std::string outbox;
+  int running = 0;
+  net::steady_timer wake;
+  std::vector<std::string> errors;
+  std::vector<bool> succeeded;
+};
+
+net::awaitable<void> pull_one(worker& w, backend& b, std::size_t slot, std::string body, std::string request_id,
+                              pull_progress& st, bool forward) {
+  auto on_line = [&](std::string_view line) {
+    boost::system::error_code ec;
+    auto v = json::parse(line, ec);
+    if (ec || !v.is_object()) return;
+    auto& o = v.get_object();
+    if (auto* e = o.if_contains("error")) {
+      st.errors[slot] = e->is_string() ? std::string(e->get_string()) : json::serialize(*e);
+      return;
+    }
+    if (auto* s = o.if_contains("status"); s && s->is_string() && s->get_string() == "success") {
+      st.succeeded[slot] = true;
+      return;
+    }
+    if (!forward) return;
+    o["backend"] = b.name();
+    st.outbox += json::serialize(o);
+    st.outbox += '\n';
+    st.wake.cancel();
+  };
+  auto reply = co_await fetch_lines(w, b, "POST", "/api/pull", body, w.state.cfg()->ollama.timeout, on_line, request_id);
+  if (reply.ec || reply.status / 100 != 2) st.errors[slot] = message_of(reply);
+  else if (!st.succeeded[slot] && st.errors[slot].empty()) st.errors[slot] = "stream ended without success";
+  if (st.succeeded[slot]) co_await refresh_models(w, b);
+  --st.running;
+  st.wake.cancel();
+}
+
+net::awaitable<void> pull_all(worker& w, std::vector<backend*> targets, std::string body, std::string request_id,
+                              pull_progress& st, bool forward) {
+  auto ex = co_await net::this_coro::executor;
+  using op_type = decltype(net::co_spawn(ex, pull_one(w, *targets[0], 0, body, request_id, st, forward), net::deferred));
+  std::vector<op_type> ops;
+  st.running = static_cast<int>(targets.size());
+  for (std::size_t i = 0; i < targets.size(); ++i)
+    ops.push_back(net::co_spawn(ex, pull_one(w, *targets[i], i, body, request_id, st, forward), net::deferred));
+  co_await net::experimental::make_parallel_group(std::move(ops))
+      .async_wait(net::experimental::wait_for_all(), net::use_awaitable);
+}
+
+net::awaitable<void> pump_progress(downstream& client, pull_progress& st) {
+  std::string sending;
+  for (;;) {
+    if (!st.outbox.empty()) {
+      sending.swap(st.outbox);
+      st.outbox.clear();
+      co_await client.write_chunk(sending);
+      sending.clear();
+      if (client.broken) co_return;
+      continue;
+    }
+    if (st.running == 0) co_return;
+    st.wake.expires_at(steady_clock::time_point::max());
+    co_await st.wake.async_wait(net::as_tuple(net::use_awaitable));
+  }
+}
+
+std::string failure_summary(const std::vector<backend*>& targets, const std::vector<std::string>& errors,
+                            std::string_view what) {
+  std::string msg;
+  int failed = 0;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    if (errors[i].empty()) continue;
+    ++failed;
+    msg += (msg.empty() ? "" : "; ") + targets[i]->name() + ": " + errors[i];
+  }
+  return std::string(what) + " failed on " + std::to_string(failed) + " of " + std::to_string(targets.size()) +
+         " backends: " + msg;
+}
+
+}  // namespace
+
+net::awaitable<void> serve_pull(worker& w, downstream& client, const json::object& body, const std::string& model) {
+  auto healthy = w.state.healthy_mask();
+  if (!healthy) {
+    co_await client.reply_error(api_flavor::ollama, 503, "no healthy backend");
+    co_return;
+  }
+  bool stream = true;
+  if (auto* s = body.if_contains("stream"); s && s->is_bool()) stream = s->get_bool();
+  auto targets = members(w, healthy);
+  // Each backend streams its own progress; corral merges them into one stream.
+  json::object upstream_body = body;
+  upstream_body["stream"] = true;
+  auto text = json::serialize(upstream_body);
+  pull_progress st(co_await net::this_coro::executor, targets.size());
+  log(log_level::info, "pulling model on every healthy backend",
+      {{"request_id", client.ctx.id}, {"model", model}, {"backends", std::to_string(targets.size())}});
+  if (stream) {
+    co_await client.begin_chunked(200, "Content-Type: application/x-ndjson\r\n");
+    auto result = co_await ((pull_all(w, targets, text, client.ctx.id, st, true) && pump_progress(client, st)) ||
+                            watch_client(client));
+    if (result.index() == 1 || client.broken) {
+      client.broken = true;
+      client.ctx.error = "client closed the connection";
+      co_return;
+    }
+  } else {
+    co_await pull_all(w, targets, text, client.ctx.id, st, false);
+  }
+  bool all_ok = std::all_of(st.errors.begin(), st.errors.end(), [](const auto& e) { return e.empty(); });
+  std::string final_line;
+  if (all_ok) {
+    final_line = "{\"status\":\"success\"}";
+  } else {
+    client.ctx.error = failure_summary(targets, st.errors, "pull");
+    final_line = error_body(api_flavor::ollama, 500, client.ctx.error);
+  }
+  if (stream) {
+    co_await client.write_chunk(final_line + "\n");
+    co_await client.end_chunked();
+  } else {
+    co_await client.reply(all_ok ? 200 : 500, json_type, final_line);
+  }
+}
+
+net::awaitable<void> serve_delete_or_copy(worker& w, downstream& client, const proxy_request& req,
+                                          const std::string& model) {
+  bool is_copy = req.route.kind == route_kind::copy;
+  auto has = co_await backends_with_model(w, model, false);
+  if (!has) {
+    co_await client.reply_error(api_flavor::ollama, 404, "model '" + model + "' not found");
+    co_return;
+  }
+  auto healthy = w.state.healthy_mask();
+  auto targets = members(w, has);
+  auto timeout = w.state.cfg()->ollama.timeout;
+  std::string method(req.method), target(req.target), body(req.body);
+  auto replies = co_await fan_out(w, has & healthy, [&](backend& b) {
+    return fetch(w, b, method, target, body, timeout, client.ctx.id);
+  });
+  std::vector<std::string> errors(targets.size());
+  json::array report;
+  unsigned first_failure = 0;
+  std::size_t r = 0;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    json::object row;
+    row["backend"] = targets[i]->name();
+    if (!((healthy >> targets[i]->index()) & 1)) {
+      errors[i] = "backend is unhealthy: " + targets[i]->unhealthy_reason();
+      row["error"] = errors[i];
+      if (!first_failure) first_failure = 503;
+    } else {
+      auto& rep = replies[r++];
+      row["status"] = rep.status;
+      if (rep.ec || rep.status / 100 != 2) {
+        errors[i] = message_of(rep);
+        row["error"] = errors[i];
+        if (!first_failure) first_failure = rep.ec ? 502 : rep.status;
+      }
+      co_await refresh_models(w, *targets[i]);
+    }
+    report.push_back(std::move(row));
+  }
+  if (!first_failure) {
+    co_await client.reply(200, {}, {});
+    co_return;
+  }
+  client.ctx.error = failure_summary(targets, errors, is_copy ? "copy" : "delete");
+  json::object out;
+  out["error"] = client.ctx.error;
+  out["backends"] = std::move(report);
+  co_await client.reply(first_failure, json_type, json::serialize(out));
+}
+
+}  // namespace corral

@@ -1,0 +1,35 @@
+#include "gateway/gateway_state.hpp"
+
+#include <stdexcept>
+
+namespace corral {
+
+gateway_state::gateway_state(std::shared_ptr<const config> cfg, std::size_t workers, std::string version)
+    : cfg_(cfg), metrics_(workers, cfg->ollama.backends.size()), version_(std::move(version)) {
+  if (cfg->ollama.backends.size() > static_cast<std::size_t>(max_backends))
+    throw config_error("ollama: at most " + std::to_string(max_backends) + " backends are supported");
+  int i = 0;
+  for (const auto& b : cfg->ollama.backends) backends_.push_back(std::make_unique<backend>(b, i++, cfg->upstream));
+  catalog_.store(std::make_shared<const model_catalog>(std::vector<backend_models>(backends_.size())));
+}
+
+void gateway_state::update_backend_models(std::size_t index, backend_models models) {
+  auto current = catalog_.load(std::memory_order_acquire);
+  for (;;) {
+    auto next = std::make_shared<const model_catalog>(current->with_backend(index, models));
+    if (catalog_.compare_exchange_weak(current, next, std::memory_order_acq_rel)) return;
+  }
+}
+
+backend_mask gateway_state::healthy_mask() const {
+  backend_mask m = 0;
+  auto now = steady_clock::now();
+  for (const auto& b : backends_)
+    if (b->healthy(now)) m |= backend_mask{1} << b->index();
+  return m;
+}
+
+worker::worker(gateway_state& s, int idx)
+    : state(s), index(idx), pool(ioc.get_executor(), s.backends().size(), s.cfg()->upstream.max_idle_per_backend) {}
+
+}  // namespace corral

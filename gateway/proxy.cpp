@@ -1,0 +1,455 @@
+#include "gateway/proxy.hpp"
+
+#include "gateway/backend_monitor.hpp"
+#include "gateway/balancer.hpp"
+#include "gateway/line_framer.hpp"
+#include "gateway/log.hpp"
+#include "gateway/upstream_client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <vector>
+
+namespace corral {
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+using namespace net::experimental::awaitable_operators;
+
+namespace {
+
+constexpr std::size_t relay_buffer_initial = 64 * 1024;
+constexpr std::size_t relay_buffer_max = 16u << 20;  // the longest NDJSON line / SSE event relayed
+constexpr std::size_t token_tail_bytes = 1024;
+
+std::string seconds_text(millis d) { return format_duration(d); }
+
+bool is_hop_by_hop(std::string_view name) {
+  static constexpr std::array<std::string_view, 10> names{
+      "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
+      "upgrade", "content-length", "proxy-authenticate", "x-request-id"};
+  for (auto n : names)
+    if (beast::iequals(n, name)) return true;
+  return false;
+}
+
+struct in_flight_guard {
+  explicit in_flight_guard(backend& b) : b_(b) { b_.begin_request(); }
+  ~in_flight_guard() { b_.end_request(); }
+  in_flight_guard(const in_flight_guard&) = delete;
+  in_flight_guard& operator=(const in_flight_guard&) = delete;
+  backend& b_;
+};
+
+enum class outcome { done, retry, failed };
+
+struct attempt {
+  outcome result = outcome::done;
+  unsigned status = 0;           // failed: what to answer
+  std::string message;           // failed/retry: why
+  std::string upstream_body;     // retry on 503: the backend's own answer, kept for the client
+  std::string upstream_type;
+};
+
+// Keeps the last bytes of what was relayed: the final chunk carries the token counts.
+void keep_tail(std::string& tail, std::string_view data) {
+  if (data.size() >= token_tail_bytes) {
+    tail.assign(data.substr(data.size() - token_tail_bytes));
+    return;
+  }
+  tail.append(data);
+  if (tail.size() > 2 * token_tail_bytes) tail.erase(0, tail.size() - token_tail_bytes);
+}
+
+std::uint64_t number_after(std::string_view text, std::string_view key) {
+  auto pos = text.rfind(key);
+  if (pos == std::string_view::npos) return 0;
+  pos += key.size();
+  while (pos < text.size() && (text[pos] == ' ' || text[pos] == ':')) ++pos;
+  std::uint64_t v = 0;
+  std::from_chars(text.data() + pos, text.data() + text.size(), v);
+  return v;
+}
+
+struct relay_state {
+  std::vector<char>& buf;
+  std::string tail;
+};
+
+// Relays the upstream body after its head was read: framed (NDJSON/SSE, forwarded record by
+// record) or raw. Returns "" on a clean end, else what broke.
+net::awaitable<std::string> relay_body(worker& w, downstream& client, upstream_connection& c,
+                                       http::response_parser<http::buffer_body>& p, bool framed,
+                                       framing kind, bool chunked_out, api_flavor flavor,
+                                       relay_state& rs, const backend& b) {
+  auto timeout = w.state.cfg()->ollama.timeout;
+  line_framer framer(kind);
+  auto& buf = rs.buf;
+  if (buf.size() < relay_buffer_initial) buf.resize(relay_buffer_initial);
+  std::size_t pending = 0;
+  std::size_t scanned = 0;
+  while (!p.is_done()) {
+    if (pending == buf.size()) {
+      if (buf.size() >= relay_buffer_max) co_return "a streamed record exceeded " + std::to_string(relay_buffer_max) + " bytes";
+      buf.resize(std::min(buf.size() * 2, relay_buffer_max));
+    }
+    p.get().body().data = buf.data() + pending;
+    p.get().body().size = buf.size() - pending;
+    c.stream.expires_after(timeout);
+    auto [ec, n] = co_await http::async_read(c.stream, c.buffer, p, net::as_tuple(net::use_awaitable));
+    if (ec == http::error::need_buffer) ec = {};
+    std::size_t got = (buf.size() - pending) - p.get().body().size;
+    pending += got;
+    std::size_t ready = pending;
+    if (framed && !p.is_done()) {
+      ready = framer.complete_prefix(std::string_view(buf.data(), pending), scanned);
+      scanned = pending;
+    }
+    if (ready > 0) {
+      std::string_view out(buf.data(), ready);
+      keep_tail(rs.tail, out);
+      if (chunked_out) co_await client.write_chunk(out);
+      else co_await client.write_raw(out);
+      if (client.broken) co_return "client went away";
+      std::memmove(buf.data(), buf.data() + ready, pending - ready);
+      pending -= ready;
+      scanned = pending;
+    }
+    if (ec) {
+      if (ec == beast::error::timeout)
+        co_return "backend " + b.name() + " sent nothing for " + seconds_text(timeout) + " mid-stream";
+      co_return "backend " + b.name() + " broke the stream: " + ec.message();
+    }
+  }
+  (void)flavor;
+  co_return std::string{};
+}
+
+net::awaitable<std::string> read_whole_body(upstream_connection& c, http::response_parser<http::buffer_body>& p,
+                                            millis timeout) {
+  std::string body;
+  char chunk[4096];
+  while (!p.is_done() && body.size() < 64 * 1024) {
+    p.get().body().data = chunk;
+    p.get().body().size = sizeof chunk;
+    c.stream.expires_after(timeout);
+    auto [ec, n] = co_await http::async_read(c.stream, c.buffer, p, net::as_tuple(net::use_awaitable));
+    if (ec == http::error::need_buffer) ec = {};
+    body.append(chunk, sizeof chunk - p.get().body().size);
+    if (ec) break;
+  }
+  co_return body;
+}
+
+net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_request& req, backend& b,
+                                    bool may_retry, relay_state& rs) {
+  auto cfg = w.state.cfg();
+  auto& metrics = w.state.metrics();
+  bool has_body = !req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "DELETE";
+  auto head = request_head(req.method, req.target, b, client.ctx.id, req.body.size(), has_body, req.forwarded_headers);
+  in_flight_guard guard(b);
+  auto fail = [&](upstream_error_kind kind, std::string why) {
+    b.report_failure(why);
+    metrics.count_upstream_error(static_cast<std::size_t>(w.index), b.index(), kind);
+    attempt a;
+    a.result = outcome::retry;
+    a.message = std::move(why);
+    return a;
+  };
+
+  for (int fresh = 0; fresh < 2; ++fresh) {
+    auto acquired = co_await w.pool.acquire(b, cfg->ollama.connect_timeout);
+    if (acquired.ec) {
+      bool timed_out = acquired.ec == beast::error::timeout;
+      co_return fail(timed_out ? upstream_error_kind::timeout : upstream_error_kind::connect,
+                     "cannot connect to backend " + b.name() + ": " +
+                         (timed_out ? "timed out after " + seconds_text(cfg->ollama.connect_timeout) : acquired.ec.message()));
+    }
+    auto& c = *acquired.conn;
+    c.stream.expires_after(cfg->ollama.timeout);
+    std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(req.body.data(), req.body.size())};
+    auto [wec, wn] = co_await net::async_write(c.stream, bufs, net::as_tuple(net::use_awaitable));
+    http::response_parser<http::buffer_body> p;
+    p.header_limit(64 * 1024);
+    p.body_limit(boost::none);
+    if (req.method == "HEAD") p.skip(true);
+    beast::error_code ec = wec;
+    if (!ec) {
+      auto [hec, hn] = co_await http::async_read_header(c.stream, c.buffer, p, net::as_tuple(net::use_awaitable));
+      ec = hec;
+    }
+    if (ec) {
+      if (c.reused && fresh == 0 && ec != beast::error::timeout && !p.got_some()) continue;  // stale keep-alive
+      if (ec == beast::error::timeout) {
+        // The first-byte wait is bounded by ollama.timeout; another backend would likely wait as
+        // long (a model loading), so this answers 504 rather than failing over.
+        b.report_failure("first-byte timeout");
+        metrics.count_upstream_error(static_cast<std::size_t>(w.index), b.index(), upstream_error_kind::timeout);
+        attempt a;
+        a.result = outcome::failed;
+        a.status = 504;
+        a.message = "backend " + b.name() + " did not answer within " + seconds_text(cfg->ollama.timeout);
+        co_return a;
+      }
+      co_return fail(upstream_error_kind::protocol, "backend " + b.name() + " failed before answering: " + ec.message());
+    }
+
+    auto& res = p.get();
+    unsigned status = res.result_int();
+    if (status == 503 && may_retry) {
+      // Ollama's "server busy" (queue full): safe to send elsewhere.
+      attempt a = fail(upstream_error_kind::status_5xx, "backend " + b.name() + " answered 503");
+      a.upstream_type = std::string(res[http::field::content_type]);
+      a.upstream_body = co_await read_whole_body(c, p, cfg->ollama.timeout);
+      if (p.is_done() && p.keep_alive()) w.pool.release(b.index(), std::move(acquired.conn));
+      co_return a;
+    }
+    if (status == 502 || status == 503 || status == 504) {
+      b.report_failure("status " + std::to_string(status));
+      metrics.count_upstream_error(static_cast<std::size_t>(w.index), b.index(), upstream_error_kind::status_5xx);
+    } else {
+      b.report_success();
+    }
+    client.ctx.backend = b.name();
+
+    // The response head, relayed without hop-by-hop fields.
+    std::string headers;
+    std::string_view content_type;
+    for (const auto& f : res) {
+      auto name = f.name_string();
+      if (is_hop_by_hop(name)) continue;
+      if (beast::iequals(name, "content-type")) content_type = f.value();
+      headers.append(name).append(": ").append(f.value()).append("\r\n");
+    }
+    bool sse = content_type.find("event-stream") != std::string_view::npos;
+    bool ndjson = content_type.find("ndjson") != std::string_view::npos;
+    bool bodyless = req.method == "HEAD" || status == 204 || status == 304 || p.is_done();
+    auto length = p.content_length();
+    attempt done;
+    if (bodyless || (length && !p.chunked())) {
+      // Same framing as the backend: Content-Length (or no body).
+      client.ctx.status = status;
+      auto out = response_head_start(status, client);
+      out.append(headers);
+      if (length) out.append("Content-Length: ").append(std::to_string(*length)).append("\r\n");
+      else if (!bodyless) out.append("Content-Length: 0\r\n");
+      out.append("\r\n");
+      client.head_sent = true;
+      co_await client.write_raw(out);
+      if (!bodyless && !client.broken) {
+        auto broke = co_await relay_body(w, client, c, p, false, framing::ndjson, false, req.route.flavor, rs, b);
+        if (!broke.empty()) {
+          // A Content-Length body cannot carry an error record: the connection must close.
+          client.keep_alive = false;
+          client.broken = true;
+          if (!client.ctx.error.size()) client.ctx.error = broke;
+          if (broke != "client went away") {
+            b.report_failure(broke);
+            metrics.count_upstream_error(static_cast<std::size_t>(w.index), b.index(), upstream_error_kind::broken_stream);
+          }
+          co_return done;
+        }
+      }
+    } else {
+      co_await client.begin_chunked(status, headers);
+      if (!client.broken) {
+        auto broke = co_await relay_body(w, client, c, p, sse || ndjson, sse ? framing::sse : framing::ndjson, true,
+                                         req.route.flavor, rs, b);
+        if (!broke.empty()) {
+          client.ctx.error = broke;
+          if (broke == "client went away") co_return done;
+          b.report_failure(broke);
+          metrics.count_upstream_error(static_cast<std::size_t>(w.index), b.index(),
+                                       broke.find("sent nothing") != std::string::npos ? upstream_error_kind::timeout
+                                                                                        : upstream_error_kind::broken_stream);
+          log(log_level::warn, "stream broke after its first byte",
+              {{"request_id", client.ctx.id}, {"backend", b.name()}, {"error", broke}});
+          // The partial record (if any) is dropped: clients parse whole lines only.
+          co_await client.write_chunk(stream_error_record(req.route.flavor, sse, broke));
+          co_await client.end_chunked();
+          co_return done;
+        }
+      }
+      co_await client.end_chunked();
+    }
+    count_tokens(rs.tail, client.ctx);
+    if (p.is_done() && p.keep_alive() && c.buffer.size() == 0) w.pool.release(b.index(), std::move(acquired.conn));
+    co_return done;
+  }
+  co_return fail(upstream_error_kind::protocol, "backend " + b.name() + " closed the connection");
+}
+
+net::awaitable<void> refresh_all_healthy(worker& w) {
+  auto ex = co_await net::this_coro::executor;
+  using op_type = decltype(net::co_spawn(ex, refresh_models(w, *w.state.backends()[0]), net::deferred));
+  std::vector<op_type> ops;
+  auto healthy = w.state.healthy_mask();
+  for (auto& b : w.state.backends())
+    if ((healthy >> b->index()) & 1) ops.push_back(net::co_spawn(ex, refresh_models(w, *b), net::deferred));
+  if (ops.empty()) co_return;
+  co_await net::experimental::make_parallel_group(std::move(ops))
+      .async_wait(net::experimental::wait_for_all(), net::use_awaitable);
+}
+
+net::awaitable<void> proxy_attempts(worker& w, downstream& client, const proxy_request& req) {
+  auto cfg = w.state.cfg();
+  auto& metrics = w.state.metrics();
+  auto& backends = w.state.backends();
+  auto flavor = req.route.flavor;
+
+  backend_mask has = 0;
+  backend_mask loaded = 0;
+  if (!req.model.empty()) {
+    has = co_await backends_with_model(w, req.model, true);
+    loaded = w.state.catalog()->loaded_on(req.model);
+  } else {
+    for (auto& b : backends) has |= backend_mask{1} << b->index();
+  }
+  if (req.only) has &= req.only;
+
+  std::vector<balancer_candidate> candidates;
+  candidates.reserve(backends.size());
+  std::vector<char> relay_buffer;
+  relay_state rs{relay_buffer, {}};
+  backend_mask tried = 0;
+  attempt last;
+  int max_attempts = 1 + cfg->ollama.max_retries;
+  for (int i = 0; i < max_attempts; ++i) {
+    candidates.clear();
+    auto now = steady_clock::now();
+    for (auto& b : backends) {
+      auto bit = backend_mask{1} << b->index();
+      candidates.push_back({b->index(), b->healthy(now), (has & bit) != 0, (loaded & bit) != 0, b->in_flight(),
+                            b->config().weight});
+    }
+    auto choice = choose_backend(candidates, tried, cfg->ollama.max_concurrent, w.rotation++);
+    if (choice.index < 0) {
+      if (i > 0) break;  // every candidate failed: answer with the last failure below
+      using r = balancer_choice::none_reason;
+      if (choice.reason == r::unknown_model) {
+        co_await client.reply_error(flavor, 404, "model \"" + req.model + "\" not found, try pulling it first");
+      } else if (choice.reason == r::all_busy) {
+        co_await client.reply_error(flavor, 503,
+                                    "server busy, please try again.  every backend" +
+                                        (req.model.empty() ? std::string() : " with model \"" + req.model + "\"") +
+                                        " is at ollama.max_concurrent (" + std::to_string(cfg->ollama.max_concurrent) + ")",
+                                    "Retry-After: 1\r\n");
+      } else {
+        co_await client.reply_error(flavor, 503,
+                                    req.model.empty() ? std::string("no healthy backend")
+                                                      : "no healthy backend has model \"" + req.model + "\"",
+                                    "Retry-After: 1\r\n");
+      }
+      co_return;
+    }
+    auto& b = *backends[choice.index];
+    tried |= backend_mask{1} << choice.index;
+    if (i > 0) metrics.count_retry(static_cast<std::size_t>(w.index));
+    ++client.ctx.attempts;
+    last = co_await try_backend(w, client, req, b, i + 1 < max_attempts, rs);
+    if (last.result == outcome::done) co_return;
+    if (last.result == outcome::failed) {
+      co_await client.reply_error(flavor, last.status, last.message);
+      co_return;
+    }
+    log(log_level::warn, "backend failed before the first byte",
+        {{"request_id", client.ctx.id}, {"backend", b.name()}, {"error", last.message}});
+  }
+  client.ctx.error = last.message;
+  if (!last.upstream_body.empty()) {
+    co_await client.reply(503, last.upstream_type, last.upstream_body);
+    co_return;
+  }
+  co_await client.reply_error(flavor, 502, last.message.empty() ? "no backend could serve the request" : last.message);
+}
+
+}  // namespace
+
+void count_tokens(std::string_view tail, request_context& ctx) {
+  if (tail.find("\"eval_count\"") != std::string_view::npos || tail.find("\"prompt_eval_count\"") != std::string_view::npos) {
+    ctx.prompt_tokens = number_after(tail, "\"prompt_eval_count\"");
+    ctx.completion_tokens = number_after(tail, "\"eval_count\"");
+  } else if (tail.find("\"usage\"") != std::string_view::npos) {
+    ctx.prompt_tokens = number_after(tail, "\"prompt_tokens\"");
+    ctx.completion_tokens = number_after(tail, "\"completion_tokens\"");
+  }
+}
+
+net::awaitable<void> watch_client(downstream& client) {
+  auto& sock = client.stream.socket();
+  for (;;) {
+    if (client.buffer.size() > (1u << 20)) {
+      // Enough pipelined requests buffered: stop reading, keep waiting until cancelled.
+      net::steady_timer forever(sock.get_executor(), steady_clock::time_point::max());
+      co_await forever.async_wait(net::as_tuple(net::use_awaitable));
+      co_return;
+    }
+    auto [ec, n] = co_await sock.async_read_some(client.buffer.prepare(4096), net::as_tuple(net::use_awaitable));
+    if (ec) {
+      if (ec != net::error::operation_aborted) client.broken = true;
+      co_return;
+    }
+    client.buffer.commit(n);
+  }
+}
+
+net::awaitable<backend_mask> backends_with_model(worker& w, const std::string& model, bool allow_auto_pull) {
+  auto has = w.state.catalog()->installed_on(model);
+  if (has) co_return has;
+  co_await refresh_all_healthy(w);
+  has = w.state.catalog()->installed_on(model);
+  if (has || !allow_auto_pull || !w.state.cfg()->ollama.auto_pull) co_return has;
+
+  // Auto-pull onto the least-loaded healthy backend.
+  backend* target = nullptr;
+  auto now = steady_clock::now();
+  for (auto& b : w.state.backends())
+    if (b->healthy(now) && (!target || b->in_flight() < target->in_flight())) target = b.get();
+  if (!target) co_return 0;
+  log(log_level::info, "auto-pulling model", {{"model", model}, {"backend", target->name()}});
+  json::object body;
+  body["model"] = model;
+  body["stream"] = true;
+  std::string last_error;
+  auto reply = co_await fetch_lines(w, *target, "POST", "/api/pull", json::serialize(body), w.state.cfg()->ollama.timeout,
+                                    [&](std::string_view line) {
+                                      if (line.find("\"error\"") != std::string_view::npos) last_error = line;
+                                    });
+  if (reply.ec || reply.status != 200 || !last_error.empty()) {
+    log(log_level::warn, "auto-pull failed",
+        {{"model", model}, {"backend", target->name()}, {"error", last_error.empty() ? reply.error_message() : last_error}});
+    co_return 0;
+  }
+  co_await refresh_models(w, *target);
+  co_return w.state.catalog()->installed_on(model);
+}
+
+net::awaitable<void> proxy(worker& w, downstream& client, const proxy_request& req) {
+  auto result = co_await (proxy_attempts(w, client, req) || watch_client(client));
+  if (result.index() == 1) {
+    // The client went away: the attempt (and its upstream connection) is already gone.
+    client.broken = true;
+    if (client.ctx.status == 0 || !client.head_sent) client.ctx.status = 499;
+    if (client.ctx.error.empty()) client.ctx.error = "client closed the connection";
+  }
+}
+
+}  // namespace corral

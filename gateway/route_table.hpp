@@ -1,0 +1,43 @@
+#pragma once
+// The route table: (method, path) → what corral does with the request. Pure and allocation-free.
+#include "gateway/core/error_reply.hpp"
+
+#include <string_view>
+
+namespace corral {
+
+enum class route_kind {
+  root,            // GET/HEAD /  → "Ollama is running"
+  health,          // /health
+  ready,           // /ready
+  metrics,         // /metrics
+  version,         // /api/version
+  tags,            // /api/tags        merged
+  ps,              // /api/ps          merged
+  v1_models,       // /v1/models       merged
+  v1_model,        // /v1/models/{m}   one backend that has it
+  inference,       // generate, chat, embed(dings), /v1 completions/embeddings: by body model
+  show,            // /api/show: a backend that has the model
+  pull,            // every healthy backend, merged progress
+  delete_model,    // every backend that has it
+  copy,            // every backend that has the source
+  primary,         // create, push, blobs: the primary backend (see fleet_routes.hpp)
+  passthrough,     // other Ollama routes: by body model when present, else any healthy backend
+  not_found,       // 404 page not found
+  method_not_allowed,
+};
+
+struct route_match {
+  route_kind kind = route_kind::not_found;
+  std::string_view label = "other";  // for metrics and logs; static storage
+  api_flavor flavor = api_flavor::ollama;
+  std::string_view path_param;       // /v1/models/{model}, /api/blobs/{digest}
+};
+
+// `path` excludes the query string.
+route_match match_route(std::string_view method, std::string_view path);
+
+// Splits "path?query" → path.
+std::string_view path_of(std::string_view target);
+
+}  // namespace corral

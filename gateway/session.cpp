@@ -1,0 +1,444 @@
+#include "gateway/session.hpp"
+
+#include "gateway/access_log.hpp"
+#include "gateway/core/model_name.hpp"
+#include "gateway/downstream.hpp"
+#include "gateway/fleet_routes.hpp"
+#include "gateway/log.hpp"
+#include "gateway/proxy.hpp"
+#include "gateway/route_table.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <atomic>
+#include <cstdio>
+#include <random>
+
+namespace corral {
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr std::string_view json_type = "application/json; charset=utf-8";
+
+std::string make_request_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  thread_local std::uint64_t counter = 0;
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%016llx%08llx", static_cast<unsigned long long>(rng()),
+                static_cast<unsigned long long>(++counter & 0xffffffff));
+  return buf;
+}
+
+bool acceptable_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (unsigned char c : id)
+    if (c < 0x21 || c > 0x7e) return false;
+  return true;
+}
+
+bool is_hop_by_hop_request(std::string_view name) {
+  static constexpr std::array<std::string_view, 11> names{
+      "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade",
+      "content-length", "host", "expect", "x-request-id"};
+  for (auto n : names)
+    if (beast::iequals(n, name)) return true;
+  return false;
+}
+
+std::string percent_decode(std::string_view s) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+      i += 2;
+      continue;
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+// The routing name of a JSON request: "model", else "name" ("source" for /api/copy).
+struct model_field {
+  std::string normalized;
+  std::string error;  // 400 message when unusable
+};
+
+model_field model_from(const json::object& body, route_kind kind) {
+  const json::value* v = nullptr;
+  if (kind == route_kind::copy) v = body.if_contains("source");
+  else {
+    v = body.if_contains("model");
+    if (!v || (v->is_string() && v->get_string().empty())) v = body.if_contains("name");
+  }
+  model_field out;
+  if (!v || (v->is_string() && v->get_string().empty())) {
+    out.error = kind == route_kind::copy ? "source is required" : "model is required";
+    return out;
+  }
+  if (!v->is_string()) {
+    out.error = std::string(kind == route_kind::copy ? "source" : "model") + " must be a string";
+    return out;
+  }
+  std::string_view name = v->get_string();
+  if (!is_valid_model_name(name)) {
+    out.error = "invalid model name";
+    return out;
+  }
+  out.normalized = normalize_model_name(name);
+  return out;
+}
+
+net::awaitable<void> serve_ready(worker& w, downstream& client) {
+  json::object out;
+  json::object reasons;
+  int healthy = 0;
+  auto now = steady_clock::now();
+  for (auto& b : w.state.backends()) {
+    auto why = b->unhealthy_reason(now);
+    if (why.empty()) ++healthy;
+    else reasons[b->name()] = why;
+  }
+  out["healthy_backends"] = healthy;
+  out["backends"] = static_cast<std::int64_t>(w.state.backends().size());
+  if (healthy > 0) {
+    out["status"] = "ready";
+    co_await client.reply(200, json_type, json::serialize(out));
+  } else {
+    out["status"] = "not ready";
+    out["error"] = "no healthy backend";
+    out["unhealthy"] = std::move(reasons);
+    client.ctx.error = "no healthy backend";
+    co_await client.reply(503, json_type, json::serialize(out));
+  }
+}
+
+net::awaitable<void> serve_metrics(worker& w, downstream& client) {
+  std::vector<backend_gauges> gauges;
+  auto now = steady_clock::now();
+  for (auto& b : w.state.backends()) gauges.push_back({b->name(), b->healthy(now), b->in_flight(), b->ejections()});
+  co_await client.reply(200, "text/plain; version=0.0.4; charset=utf-8", w.state.metrics().render(gauges));
+}
+
+// Dispatches one complete request.
+net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http::string_body>& req,
+                              const route_match& route, std::string_view forwarded) {
+  auto& ctx = client.ctx;
+  switch (route.kind) {
+    case route_kind::root:
+      co_await client.reply(200, "text/plain; charset=utf-8", "Ollama is running");
+      co_return;
+    case route_kind::health:
+      co_await client.reply(200, json_type, "{\"status\":\"ok\"}");
+      co_return;
+    case route_kind::ready:
+      co_await serve_ready(w, client);
+      co_return;
+    case route_kind::metrics:
+      co_await serve_metrics(w, client);
+      co_return;
+    case route_kind::version:
+      co_await serve_version(w, client);
+      co_return;
+    case route_kind::tags:
+      co_await serve_tags(w, client, false);
+      co_return;
+    case route_kind::v1_models:
+      co_await serve_tags(w, client, true);
+      co_return;
+    case route_kind::ps:
+      co_await serve_ps(w, client);
+      co_return;
+    case route_kind::not_found:
+      co_await client.reply(404, "text/plain", "404 page not found");
+      co_return;
+    case route_kind::method_not_allowed:
+      co_await client.reply(405, "text/plain", "405 method not allowed");
+      co_return;
+    default:
+      break;
+  }
+
+  proxy_request preq;
+  preq.method = ctx.method;
+  preq.target = req.target();
+  preq.forwarded_headers = forwarded;
+  preq.body = req.body();
+  preq.route = route;
+
+  if (route.kind == route_kind::v1_model) {
+    auto name = percent_decode(route.path_param);
+    if (!is_valid_model_name(name)) {
+      co_await client.reply_error(api_flavor::openai, 404, "model \"" + name + "\" not found");
+      co_return;
+    }
+    ctx.model = normalize_model_name(name);
+    preq.model = ctx.model;
+    co_await proxy(w, client, preq);
+    co_return;
+  }
+  if (route.kind == route_kind::passthrough ||
+      (route.kind == route_kind::primary && route.label == "/api/blobs/{digest}")) {
+    if (route.kind == route_kind::primary) {
+      preq.only = primary_backend(w.state, 0);
+      if (!preq.only) {
+        co_await client.reply_error(api_flavor::ollama, 503, "no healthy backend");
+        co_return;
+      }
+    }
+    co_await proxy(w, client, preq);
+    co_return;
+  }
+
+  // JSON routes: the body names the model.
+  if (req.body().empty()) {
+    co_await client.reply_error(route.flavor, 400, "missing request body");
+    co_return;
+  }
+  unsigned char scratch[4096];
+  json::monotonic_resource mr(scratch, sizeof scratch);
+  boost::system::error_code ec;
+  json::parse_options opts;
+  opts.max_depth = 256;
+  auto parsed = json::parse(req.body(), ec, &mr, opts);
+  if (ec) {
+    co_await client.reply_error(route.flavor, 400, "invalid JSON in request body: " + ec.message());
+    co_return;
+  }
+  if (!parsed.is_object()) {
+    co_await client.reply_error(route.flavor, 400, "request body must be a JSON object");
+    co_return;
+  }
+  auto& body = parsed.get_object();
+  auto model = model_from(body, route.kind);
+  if (!model.error.empty()) {
+    co_await client.reply_error(route.flavor, 400, model.error);
+    co_return;
+  }
+  ctx.model = model.normalized;
+  preq.model = model.normalized;
+
+  switch (route.kind) {
+    case route_kind::pull:
+      co_await serve_pull(w, client, body, ctx.model);
+      co_return;
+    case route_kind::delete_model:
+    case route_kind::copy:
+      co_await serve_delete_or_copy(w, client, preq, ctx.model);
+      co_return;
+    case route_kind::primary: {
+      // /api/create and /api/push; see fleet_routes.hpp for the rule.
+      backend_mask must_have = 0;
+      if (route.label == "/api/push") {
+        must_have = co_await backends_with_model(w, ctx.model, false);
+        if (!must_have) {
+          co_await client.reply_error(api_flavor::ollama, 404, "model '" + ctx.model + "' not found");
+          co_return;
+        }
+      } else if (auto* from = body.if_contains("from"); from && from->is_string() && !body.contains("files")) {
+        must_have = co_await backends_with_model(w, normalize_model_name(from->get_string()), false);
+      }
+      preq.only = primary_backend(w.state, must_have);
+      if (!preq.only) preq.only = primary_backend(w.state, 0);
+      if (!preq.only) {
+        co_await client.reply_error(api_flavor::ollama, 503, "no healthy backend");
+        co_return;
+      }
+      preq.model.clear();
+      co_await proxy(w, client, preq);
+      co_return;
+    }
+    default:
+      co_await proxy(w, client, preq);
+      co_return;
+  }
+}
+
+// Answers a request that cannot be read (limits, timeouts, malformed), then closes: the
+// connection's framing is unknown past this point. Lingers briefly so the client reads the
+// answer instead of a reset.
+net::awaitable<void> reject_and_close(worker& w, beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                      request_context& ctx, unsigned status, std::string message) {
+  downstream client{stream, buffer, ctx};
+  client.keep_alive = false;
+  ctx.route = ctx.route.empty() ? std::string_view("other") : ctx.route;
+  co_await client.reply_error(api_flavor::ollama, status, message);
+  beast::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  char sink[4096];
+  std::size_t drained = 0;
+  stream.expires_after(std::chrono::milliseconds(500));
+  while (drained < (1u << 20)) {
+    auto [rec, n] = co_await stream.async_read_some(net::buffer(sink), net::as_tuple(net::use_awaitable));
+    if (rec) break;
+    drained += n;
+  }
+  (void)w;
+}
+
+void finish(worker& w, request_context& ctx) {
+  ctx.done = request_context::clock::now();
+  using secs = std::chrono::duration<double>;
+  request_sample s;
+  s.route = ctx.route;
+  s.model = ctx.backend.empty() ? std::string_view{} : std::string_view(ctx.model);
+  s.status = ctx.status;
+  s.duration_s = secs(ctx.done - ctx.accepted).count();
+  if (ctx.first_byte != request_context::clock::time_point{}) s.ttfb_s = secs(ctx.first_byte - ctx.accepted).count();
+  s.prompt_tokens = ctx.prompt_tokens;
+  s.completion_tokens = ctx.completion_tokens;
+  w.state.metrics().record(static_cast<std::size_t>(w.index), s);
+  write_access_log(ctx, w.state.cfg()->log.access_log);
+}
+
+}  // namespace
+
+net::awaitable<void> run_session(worker& w, tcp::socket socket) {
+  beast::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  auto peer = socket.remote_endpoint(ec);
+  std::string client_addr = ec ? std::string("unknown") : peer.address().to_string() + ":" + std::to_string(peer.port());
+  std::string client_ip = ec ? std::string() : peer.address().to_string();
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  std::string forwarded;
+  auto& metrics = w.state.metrics();
+
+  for (;;) {
+    auto cfg = w.state.cfg();
+    const auto& sc = cfg->server;
+    if (buffer.size() == 0) {
+      // Idle keep-alive: wait for the next request's first bytes.
+      stream.expires_after(sc.keepalive_timeout);
+      auto [rec, n] = co_await stream.async_read_some(buffer.prepare(4096), net::as_tuple(net::use_awaitable));
+      if (rec) co_return;
+      buffer.commit(n);
+    }
+    request_context ctx;
+    ctx.client = client_addr;
+    ctx.accepted = request_context::clock::now();
+
+    http::request_parser<http::empty_body> head_parser;
+    head_parser.header_limit(static_cast<std::uint32_t>(sc.max_header_bytes));
+    head_parser.body_limit(boost::none);
+    stream.expires_after(sc.header_timeout);
+    auto [hec, hn] = co_await http::async_read_header(stream, buffer, head_parser, net::as_tuple(net::use_awaitable));
+    if (hec) {
+      if (hec == http::error::end_of_stream || hec == net::error::eof || hec == net::error::connection_reset) co_return;
+      unsigned status = 400;
+      std::string message = "malformed HTTP request: " + hec.message();
+      if (hec == http::error::header_limit) {
+        status = 431;
+        message = "request header fields too large (limit " + std::to_string(sc.max_header_bytes) + " bytes)";
+      } else if (hec == beast::error::timeout) {
+        status = 408;
+        message = "request header not received within " + format_duration(sc.header_timeout);
+      }
+      ctx.method = "";
+      ctx.status = status;
+      co_await reject_and_close(w, stream, buffer, ctx, status, message);
+      finish(w, ctx);
+      co_return;
+    }
+
+    metrics.in_flight().fetch_add(1, std::memory_order_relaxed);
+    struct in_flight_end {
+      metrics_registry& m;
+      ~in_flight_end() { m.in_flight().fetch_sub(1, std::memory_order_relaxed); }
+    } in_flight_end_guard{metrics};
+
+    const auto& head = head_parser.get();
+    auto route = match_route(head.method_string(), path_of(head.target()));
+    ctx.route = route.label;
+    ctx.target = std::string(head.target());
+    if (auto id = head["X-Request-Id"]; acceptable_request_id(id)) ctx.id = std::string(id);
+    else ctx.id = make_request_id();
+    bool is_blob_upload = route.kind == route_kind::primary && route.label == "/api/blobs/{digest}";
+    std::size_t body_cap = is_blob_upload ? std::max<std::size_t>(sc.max_body_bytes, std::size_t{1} << 40) : sc.max_body_bytes;
+
+    if (auto cl = head_parser.content_length(); cl && *cl > body_cap) {
+      co_await reject_and_close(w, stream, buffer, ctx, 413,
+                                "request body too large (limit " + std::to_string(sc.max_body_bytes) + " bytes)");
+      finish(w, ctx);
+      co_return;
+    }
+    if (beast::iequals(head[http::field::expect], "100-continue") && buffer.size() == 0) {
+      static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+      auto [wec, wn] = co_await net::async_write(stream.socket(), net::buffer(cont.data(), cont.size()),
+                                                 net::as_tuple(net::use_awaitable));
+      if (wec) co_return;
+    }
+
+    http::request_parser<http::string_body> parser(std::move(head_parser));
+    parser.body_limit(body_cap);
+    stream.expires_after(sc.body_timeout);
+    auto [bec, bn] = co_await http::async_read(stream, buffer, parser, net::as_tuple(net::use_awaitable));
+    if (bec) {
+      if (bec == net::error::eof || bec == http::error::end_of_stream || bec == http::error::partial_message ||
+          bec == net::error::connection_reset)
+        co_return;
+      unsigned status = 400;
+      std::string message = "malformed HTTP request body: " + bec.message();
+      if (bec == http::error::body_limit) {
+        status = 413;
+        message = "request body too large (limit " + std::to_string(sc.max_body_bytes) + " bytes)";
+      } else if (bec == beast::error::timeout) {
+        status = 408;
+        message = "request body not received within " + format_duration(sc.body_timeout);
+      }
+      co_await reject_and_close(w, stream, buffer, ctx, status, message);
+      finish(w, ctx);
+      co_return;
+    }
+    stream.expires_never();
+    auto& req = parser.get();
+    std::string method_storage(req.method_string());
+    ctx.method = method_storage;
+    ctx.bytes_in = req.body().size();
+
+    forwarded.clear();
+    for (const auto& f : req) {
+      if (is_hop_by_hop_request(f.name_string())) continue;
+      forwarded.append(f.name_string()).append(": ").append(f.value()).append("\r\n");
+    }
+    if (!client_ip.empty()) forwarded.append("X-Forwarded-For: ").append(client_ip).append("\r\n");
+
+    downstream client{stream, buffer, ctx};
+    client.keep_alive = req.keep_alive();
+    client.head_only = req.method() == http::verb::head;
+    co_await dispatch(w, client, req, route, forwarded);
+    finish(w, ctx);
+    if (client.broken || !client.keep_alive) {
+      beast::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      co_return;
+    }
+  }
+}
+
+}  // namespace corral
