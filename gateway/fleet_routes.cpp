@@ -1,6 +1,7 @@
 #include "gateway/fleet_routes.hpp"
 
 #include "gateway/backend_monitor.hpp"
+#include "gateway/join_all.hpp"
 #include "gateway/log.hpp"
 #include "gateway/upstream_client.hpp"
 
@@ -8,7 +9,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
@@ -25,20 +25,29 @@ namespace {
 
 constexpr std::string_view json_type = "application/json; charset=utf-8";
 
-// Runs `make(backend&)` on every backend in `mask` at once; results in backend order.
-template <class MakeOp>
-net::awaitable<std::vector<upstream_reply>> fan_out(worker& w, backend_mask mask, MakeOp make) {
-  auto ex = co_await net::this_coro::executor;
-  using op_type = decltype(net::co_spawn(ex, make(*w.state.backends()[0]), net::deferred));
-  std::vector<op_type> ops;
+// fetch() into a slot, with its arguments owned by the task (it may outlive its caller).
+net::awaitable<void> fetch_into(std::shared_ptr<std::vector<upstream_reply>> out, std::size_t slot, worker& w,
+                                const backend& b, std::string method, std::string target, std::string body,
+                                millis timeout, std::string request_id) {
+  (*out)[slot] = co_await fetch(w, b, method, target, body, timeout, request_id);
+}
+
+// The same request to every backend in `mask` at once; replies in backend order.
+net::awaitable<std::vector<upstream_reply>> fan_out(worker& w, backend_mask mask, std::string_view method,
+                                                    std::string_view target, std::string_view body,
+                                                    std::string_view request_id) {
+  auto timeout = w.state.cfg()->ollama.timeout;
+  std::size_t n = 0;
+  for (auto& b : w.state.backends()) n += (mask >> b->index()) & 1;
+  auto out = std::make_shared<std::vector<upstream_reply>>(n);
+  std::vector<net::awaitable<void>> tasks;
+  std::size_t slot = 0;
   for (auto& b : w.state.backends())
-    if ((mask >> b->index()) & 1) ops.push_back(net::co_spawn(ex, make(*b), net::deferred));
-  if (ops.empty()) co_return std::vector<upstream_reply>{};
-  auto [order, errors, replies] = co_await net::experimental::make_parallel_group(std::move(ops))
-                                      .async_wait(net::experimental::wait_for_all(), net::use_awaitable);
-  (void)order;
-  (void)errors;
-  co_return std::move(replies);
+    if ((mask >> b->index()) & 1)
+      tasks.push_back(fetch_into(out, slot++, w, *b, std::string(method), std::string(target), std::string(body), timeout,
+                                 std::string(request_id)));
+  co_await join_all(std::move(tasks));
+  co_return std::move(*out);
 }
 
 std::vector<backend*> members(worker& w, backend_mask mask) {
@@ -96,9 +105,8 @@ net::awaitable<void> serve_tags(worker& w, downstream& client, bool openai) {
     co_await client.reply_error(flavor, 503, "no healthy backend");
     co_return;
   }
-  auto timeout = w.state.cfg()->ollama.timeout;
   auto targets = members(w, healthy);
-  auto replies = co_await fan_out(w, healthy, [&](backend& b) { return fetch(w, b, "GET", "/api/tags", {}, timeout, client.ctx.id); });
+  auto replies = co_await fan_out(w, healthy, "GET", "/api/tags", {}, client.ctx.id);
   std::vector<json::array> lists(replies.size());
   std::vector<const json::array*> ptrs;
   for (std::size_t i = 0; i < replies.size(); ++i) {
@@ -126,8 +134,7 @@ net::awaitable<void> serve_ps(worker& w, downstream& client) {
     co_await client.reply_error(api_flavor::ollama, 503, "no healthy backend");
     co_return;
   }
-  auto timeout = w.state.cfg()->ollama.timeout;
-  auto replies = co_await fan_out(w, healthy, [&](backend& b) { return fetch(w, b, "GET", "/api/ps", {}, timeout, client.ctx.id); });
+  auto replies = co_await fan_out(w, healthy, "GET", "/api/ps", {}, client.ctx.id);
   std::vector<json::array> lists(replies.size());
   std::vector<const json::array*> ptrs;
   for (std::size_t i = 0; i < replies.size(); ++i) {
@@ -175,53 +182,53 @@ struct pull_progress {
       : wake(ex, steady_clock::time_point::max()), errors(n), succeeded(n, false) {}
   std::string outbox;
   int running = 0;
+  bool forward = true;
   net::steady_timer wake;
   std::vector<std::string> errors;
   std::vector<bool> succeeded;
 };
 
 net::awaitable<void> pull_one(worker& w, backend& b, std::size_t slot, std::string body, std::string request_id,
-                              pull_progress& st, bool forward) {
+                              std::shared_ptr<pull_progress> st) {
   auto on_line = [&](std::string_view line) {
     boost::system::error_code ec;
     auto v = json::parse(line, ec);
     if (ec || !v.is_object()) return;
     auto& o = v.get_object();
     if (auto* e = o.if_contains("error")) {
-      st.errors[slot] = e->is_string() ? std::string(e->get_string()) : json::serialize(*e);
+      st->errors[slot] = e->is_string() ? std::string(e->get_string()) : json::serialize(*e);
       return;
     }
     if (auto* s = o.if_contains("status"); s && s->is_string() && s->get_string() == "success") {
-      st.succeeded[slot] = true;
+      st->succeeded[slot] = true;
       return;
     }
-    if (!forward) return;
+    if (!st->forward) return;
     o["backend"] = b.name();
-    st.outbox += json::serialize(o);
-    st.outbox += '\n';
-    st.wake.cancel();
+    st->outbox += json::serialize(o);
+    st->outbox += '\n';
+    st->wake.cancel();
   };
   auto reply = co_await fetch_lines(w, b, "POST", "/api/pull", body, w.state.cfg()->ollama.timeout, on_line, request_id);
-  if (reply.ec || reply.status / 100 != 2) st.errors[slot] = message_of(reply);
-  else if (!st.succeeded[slot] && st.errors[slot].empty()) st.errors[slot] = "stream ended without success";
-  if (st.succeeded[slot]) co_await refresh_models(w, b);
-  --st.running;
-  st.wake.cancel();
+  if (reply.ec || reply.status / 100 != 2) st->errors[slot] = message_of(reply);
+  else if (!st->succeeded[slot] && st->errors[slot].empty()) st->errors[slot] = "stream ended without success";
+  if (st->succeeded[slot]) co_await refresh_models(w, b);
+  --st->running;
+  st->wake.cancel();
 }
 
 net::awaitable<void> pull_all(worker& w, std::vector<backend*> targets, std::string body, std::string request_id,
-                              pull_progress& st, bool forward) {
-  auto ex = co_await net::this_coro::executor;
-  using op_type = decltype(net::co_spawn(ex, pull_one(w, *targets[0], 0, body, request_id, st, forward), net::deferred));
-  std::vector<op_type> ops;
-  st.running = static_cast<int>(targets.size());
-  for (std::size_t i = 0; i < targets.size(); ++i)
-    ops.push_back(net::co_spawn(ex, pull_one(w, *targets[i], i, body, request_id, st, forward), net::deferred));
-  co_await net::experimental::make_parallel_group(std::move(ops))
-      .async_wait(net::experimental::wait_for_all(), net::use_awaitable);
+                              std::shared_ptr<pull_progress> st) {
+  std::vector<net::awaitable<void>> tasks;
+  st->running = static_cast<int>(targets.size());
+  for (std::size_t i = 0; i < targets.size(); ++i) tasks.push_back(pull_one(w, *targets[i], i, body, request_id, st));
+  co_await join_all(std::move(tasks));
 }
 
-net::awaitable<void> pump_progress(downstream& client, pull_progress& st) {
+// Writes merged progress as it arrives. A client that goes away is noticed at the next line;
+// the pulls themselves run to their end (each bounded by ollama.timeout between lines).
+net::awaitable<void> pump_progress(downstream& client, std::shared_ptr<pull_progress> ps) {
+  auto& st = *ps;
   std::string sending;
   for (;;) {
     if (!st.outbox.empty()) {
@@ -266,27 +273,26 @@ net::awaitable<void> serve_pull(worker& w, downstream& client, const json::objec
   json::object upstream_body = body;
   upstream_body["stream"] = true;
   auto text = json::serialize(upstream_body);
-  pull_progress st(co_await net::this_coro::executor, targets.size());
+  auto st = std::make_shared<pull_progress>(co_await net::this_coro::executor, targets.size());
+  st->forward = stream;
   log(log_level::info, "pulling model on every healthy backend",
       {{"request_id", client.ctx.id}, {"model", model}, {"backends", std::to_string(targets.size())}});
   if (stream) {
     co_await client.begin_chunked(200, "Content-Type: application/x-ndjson\r\n");
-    auto result = co_await ((pull_all(w, targets, text, client.ctx.id, st, true) && pump_progress(client, st)) ||
-                            watch_client(client));
-    if (result.index() == 1 || client.broken) {
-      client.broken = true;
+    co_await (pull_all(w, targets, text, client.ctx.id, st) && pump_progress(client, st));
+    if (client.broken) {
       client.ctx.error = "client closed the connection";
       co_return;
     }
   } else {
-    co_await pull_all(w, targets, text, client.ctx.id, st, false);
+    co_await pull_all(w, targets, text, client.ctx.id, st);
   }
-  bool all_ok = std::all_of(st.errors.begin(), st.errors.end(), [](const auto& e) { return e.empty(); });
+  bool all_ok = std::all_of(st->errors.begin(), st->errors.end(), [](const auto& e) { return e.empty(); });
   std::string final_line;
   if (all_ok) {
     final_line = "{\"status\":\"success\"}";
   } else {
-    client.ctx.error = failure_summary(targets, st.errors, "pull");
+    client.ctx.error = failure_summary(targets, st->errors, "pull");
     final_line = error_body(api_flavor::ollama, 500, client.ctx.error);
   }
   if (stream) {
@@ -307,11 +313,7 @@ net::awaitable<void> serve_delete_or_copy(worker& w, downstream& client, const p
   }
   auto healthy = w.state.healthy_mask();
   auto targets = members(w, has);
-  auto timeout = w.state.cfg()->ollama.timeout;
-  std::string method(req.method), target(req.target), body(req.body);
-  auto replies = co_await fan_out(w, has & healthy, [&](backend& b) {
-    return fetch(w, b, method, target, body, timeout, client.ctx.id);
-  });
+  auto replies = co_await fan_out(w, has & healthy, req.method, req.target, req.body, client.ctx.id);
   std::vector<std::string> errors(targets.size());
   json::array report;
   unsigned first_failure = 0;

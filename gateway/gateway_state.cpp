@@ -10,15 +10,13 @@ gateway_state::gateway_state(std::shared_ptr<const config> cfg, std::size_t work
     throw config_error("ollama: at most " + std::to_string(max_backends) + " backends are supported");
   int i = 0;
   for (const auto& b : cfg->ollama.backends) backends_.push_back(std::make_unique<backend>(b, i++, cfg->upstream));
-  catalog_.store(std::make_shared<const model_catalog>(std::vector<backend_models>(backends_.size())));
+  catalog_ = std::make_shared<const model_catalog>(std::vector<backend_models>(backends_.size()));
 }
 
 void gateway_state::update_backend_models(std::size_t index, backend_models models) {
-  auto current = catalog_.load(std::memory_order_acquire);
-  for (;;) {
-    auto next = std::make_shared<const model_catalog>(current->with_backend(index, models));
-    if (catalog_.compare_exchange_weak(current, next, std::memory_order_acq_rel)) return;
-  }
+  // Writers are rare (polls, fleet changes): build under the lock so no update is lost.
+  std::lock_guard lock(snapshot_mu_);
+  catalog_ = std::make_shared<const model_catalog>(catalog_->with_backend(index, std::move(models)));
 }
 
 backend_mask gateway_state::healthy_mask() const {

@@ -2,8 +2,8 @@
 // What every worker thread shares: the config snapshot, the backends, the model catalog and the
 // metrics registry; and what each worker owns (its io_context and upstream pool).
 //
-// Thread-safety: config and catalog are immutable snapshots behind atomic shared_ptrs; writers
-// build a new snapshot and swap it in. Backends synchronise themselves (backend.hpp). A worker
+// Thread-safety: config and catalog are immutable snapshots; readers take a shared_ptr copy,
+// writers build a new snapshot and swap it in. Backends synchronise themselves (backend.hpp). A worker
 // is only touched by coroutines running on its own io_context.
 #include "gateway/backend.hpp"
 #include "gateway/core/config.hpp"
@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -24,11 +25,17 @@ class gateway_state {
  public:
   gateway_state(std::shared_ptr<const config> cfg, std::size_t workers, std::string version);
 
-  std::shared_ptr<const config> cfg() const { return cfg_.load(std::memory_order_acquire); }
+  std::shared_ptr<const config> cfg() const {
+    std::lock_guard lock(snapshot_mu_);
+    return cfg_;
+  }
 
   const std::vector<std::unique_ptr<backend>>& backends() const noexcept { return backends_; }
 
-  std::shared_ptr<const model_catalog> catalog() const { return catalog_.load(std::memory_order_acquire); }
+  std::shared_ptr<const model_catalog> catalog() const {
+    std::lock_guard lock(snapshot_mu_);
+    return catalog_;
+  }
   // Replaces one backend's models in the catalog (copy-on-write, safe from any thread).
   void update_backend_models(std::size_t index, backend_models models);
 
@@ -40,9 +47,12 @@ class gateway_state {
   backend_mask healthy_mask() const;
 
  private:
-  std::atomic<std::shared_ptr<const config>> cfg_;
+  // Guards only the two pointers: a reader copies one (an atomic increment) and lets go.
+  // (libstdc++ 12's std::atomic<std::shared_ptr> takes a lock internally too.)
+  mutable std::mutex snapshot_mu_;
+  std::shared_ptr<const config> cfg_;
   std::vector<std::unique_ptr<backend>> backends_;
-  std::atomic<std::shared_ptr<const model_catalog>> catalog_;
+  std::shared_ptr<const model_catalog> catalog_;
   metrics_registry metrics_;
   std::string version_;
   steady_clock::time_point started_ = steady_clock::now();

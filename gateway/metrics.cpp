@@ -1,5 +1,6 @@
 #include "gateway/metrics.hpp"
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 
@@ -86,10 +87,11 @@ void header(std::string& out, std::string_view name, std::string_view type, std:
   out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
 }
 
+// Shortest text that reads back as the same double: bucket bounds print as written ("0.1").
 std::string number(double v) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, ec == std::errc{} ? end : buf);
 }
 
 void write_histogram(std::string& out, std::string_view name, const std::string& labels,

@@ -2,6 +2,7 @@
 
 #include "gateway/backend_monitor.hpp"
 #include "gateway/balancer.hpp"
+#include "gateway/join_all.hpp"
 #include "gateway/line_framer.hpp"
 #include "gateway/log.hpp"
 #include "gateway/upstream_client.hpp"
@@ -9,9 +10,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -114,7 +113,7 @@ net::awaitable<std::string> relay_body(worker& w, downstream& client, upstream_c
     p.get().body().data = buf.data() + pending;
     p.get().body().size = buf.size() - pending;
     c.stream.expires_after(timeout);
-    auto [ec, n] = co_await http::async_read(c.stream, c.buffer, p, net::as_tuple(net::use_awaitable));
+    auto [ec, n] = co_await http::async_read_some(c.stream, c.buffer, p, net::as_tuple(net::use_awaitable));
     if (ec == http::error::need_buffer) ec = {};
     std::size_t got = (buf.size() - pending) - p.get().body().size;
     pending += got;
@@ -151,7 +150,7 @@ net::awaitable<std::string> read_whole_body(upstream_connection& c, http::respon
     p.get().body().data = chunk;
     p.get().body().size = sizeof chunk;
     c.stream.expires_after(timeout);
-    auto [ec, n] = co_await http::async_read(c.stream, c.buffer, p, net::as_tuple(net::use_awaitable));
+    auto [ec, n] = co_await http::async_read_some(c.stream, c.buffer, p, net::as_tuple(net::use_awaitable));
     if (ec == http::error::need_buffer) ec = {};
     body.append(chunk, sizeof chunk - p.get().body().size);
     if (ec) break;
@@ -298,15 +297,11 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
 }
 
 net::awaitable<void> refresh_all_healthy(worker& w) {
-  auto ex = co_await net::this_coro::executor;
-  using op_type = decltype(net::co_spawn(ex, refresh_models(w, *w.state.backends()[0]), net::deferred));
-  std::vector<op_type> ops;
+  std::vector<net::awaitable<void>> tasks;
   auto healthy = w.state.healthy_mask();
   for (auto& b : w.state.backends())
-    if ((healthy >> b->index()) & 1) ops.push_back(net::co_spawn(ex, refresh_models(w, *b), net::deferred));
-  if (ops.empty()) co_return;
-  co_await net::experimental::make_parallel_group(std::move(ops))
-      .async_wait(net::experimental::wait_for_all(), net::use_awaitable);
+    if ((healthy >> b->index()) & 1) tasks.push_back(refresh_models(w, *b));
+  co_await join_all(std::move(tasks));
 }
 
 net::awaitable<void> proxy_attempts(worker& w, downstream& client, const proxy_request& req) {

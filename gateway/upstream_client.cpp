@@ -130,7 +130,7 @@ net::awaitable<upstream_reply> fetch_lines(worker& w, const backend& b, std::str
     parser.get().body().data = chunk;
     parser.get().body().size = sizeof chunk;
     c.stream.expires_after(idle_timeout);
-    auto [ec, n] = co_await http::async_read(c.stream, c.buffer, parser, net::as_tuple(net::use_awaitable));
+    auto [ec, n] = co_await http::async_read_some(c.stream, c.buffer, parser, net::as_tuple(net::use_awaitable));
     if (ec == http::error::need_buffer) ec = {};
     auto got = sizeof chunk - parser.get().body().size;
     if (!ok) {

@@ -36,6 +36,7 @@ bool is_valid_model_name(std::string_view name) {
     tag = name.substr(colon + 1);
     if (!is_valid_part(tag)) return false;
   }
+  if (path.empty()) return false;
   bool first = true;
   while (!path.empty()) {
     auto slash = path.find('/');

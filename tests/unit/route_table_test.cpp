@@ -1,0 +1,153 @@
+#include "gateway/route_table.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string_view>
+#include <vector>
+
+namespace corral {
+namespace {
+
+class route_table_test : public ::testing::Test {
+ protected:
+  struct expected_route {
+    std::string_view method;
+    std::string_view path;
+    route_kind kind;
+    api_flavor flavor;
+  };
+
+  // Every route Ollama serves, with the method it serves it on.
+  static std::vector<expected_route> ollama_routes() {
+    using k = route_kind;
+    constexpr auto ollama = api_flavor::ollama;
+    constexpr auto openai = api_flavor::openai;
+    return {
+        {"GET", "/", k::root, ollama},
+        {"HEAD", "/", k::root, ollama},
+        {"GET", "/health", k::health, ollama},
+        {"GET", "/ready", k::ready, ollama},
+        {"GET", "/metrics", k::metrics, ollama},
+        {"GET", "/api/version", k::version, ollama},
+        {"HEAD", "/api/version", k::version, ollama},
+        {"GET", "/api/tags", k::tags, ollama},
+        {"HEAD", "/api/tags", k::tags, ollama},
+        {"GET", "/api/ps", k::ps, ollama},
+        {"POST", "/api/generate", k::inference, ollama},
+        {"POST", "/api/chat", k::inference, ollama},
+        {"POST", "/api/embed", k::inference, ollama},
+        {"POST", "/api/embeddings", k::inference, ollama},
+        {"POST", "/api/show", k::show, ollama},
+        {"POST", "/api/pull", k::pull, ollama},
+        {"POST", "/api/push", k::primary, ollama},
+        {"POST", "/api/create", k::primary, ollama},
+        {"POST", "/api/copy", k::copy, ollama},
+        {"DELETE", "/api/delete", k::delete_model, ollama},
+        {"HEAD", "/api/blobs/sha256:abc", k::primary, ollama},
+        {"POST", "/api/blobs/sha256:abc", k::primary, ollama},
+        {"POST", "/v1/chat/completions", k::inference, openai},
+        {"POST", "/v1/completions", k::inference, openai},
+        {"POST", "/v1/embeddings", k::inference, openai},
+        {"GET", "/v1/models", k::v1_models, openai},
+        {"GET", "/v1/models/llama2:latest", k::v1_model, openai},
+        {"POST", "/v1/responses", k::passthrough, openai},
+        {"POST", "/v1/audio/transcriptions", k::passthrough, openai},
+        {"GET", "/api/status", k::passthrough, ollama},
+        {"POST", "/api/me", k::passthrough, ollama},
+        {"POST", "/api/signout", k::passthrough, ollama},
+        {"GET", "/api/experimental/anything", k::passthrough, ollama},
+    };
+  }
+};
+
+TEST_F(route_table_test, every_ollama_route_maps_to_its_kind_and_flavor) {
+  for (const auto& r : ollama_routes()) {
+    auto m = match_route(r.method, r.path);
+    EXPECT_EQ(m.kind, r.kind) << r.method << " " << r.path;
+    EXPECT_EQ(m.flavor, r.flavor) << r.method << " " << r.path;
+    EXPECT_NE(m.label, "other") << r.method << " " << r.path;
+  }
+}
+
+TEST_F(route_table_test, labels_of_exact_routes_are_their_paths) {
+  EXPECT_EQ(match_route("POST", "/api/chat").label, "/api/chat");
+  EXPECT_EQ(match_route("GET", "/v1/models").label, "/v1/models");
+  EXPECT_EQ(match_route("GET", "/").label, "/");
+}
+
+TEST_F(route_table_test, labels_of_parameterised_routes_do_not_contain_the_parameter) {
+  // Metrics label sets must stay bounded whatever clients send.
+  EXPECT_EQ(match_route("GET", "/v1/models/anything").label, "/v1/models/{model}");
+  EXPECT_EQ(match_route("POST", "/api/blobs/sha256:0123").label, "/api/blobs/{digest}");
+  EXPECT_EQ(match_route("GET", "/api/experimental/x/y").label, "/api/experimental");
+}
+
+TEST_F(route_table_test, wrong_method_on_a_known_path_is_method_not_allowed) {
+  struct wrong {
+    std::string_view method, path;
+  };
+  for (auto [method, path] : std::vector<wrong>{
+           {"GET", "/api/chat"},
+           {"GET", "/api/generate"},
+           {"POST", "/api/tags"},
+           {"POST", "/"},
+           {"DELETE", "/api/ps"},
+           {"HEAD", "/api/ps"},
+           {"POST", "/api/delete"},
+           {"GET", "/api/delete"},
+           {"GET", "/v1/chat/completions"},
+           {"POST", "/v1/models"},
+           {"DELETE", "/v1/models/llama2"},
+           {"GET", "/api/blobs/sha256:abc"},
+           {"POST", "/metrics"},
+           {"PUT", "/api/chat"},
+           {"PATCH", "/api/tags"},
+       }) {
+    auto m = match_route(method, path);
+    EXPECT_EQ(m.kind, route_kind::method_not_allowed) << method << " " << path;
+    EXPECT_NE(m.label, "other") << method << " " << path;
+  }
+}
+
+TEST_F(route_table_test, wrong_method_keeps_the_flavor_of_the_route) {
+  // A 405 on /v1/* is answered in OpenAI's error shape.
+  EXPECT_EQ(match_route("GET", "/v1/chat/completions").flavor, api_flavor::openai);
+  EXPECT_EQ(match_route("GET", "/api/chat").flavor, api_flavor::ollama);
+}
+
+TEST_F(route_table_test, unknown_paths_are_not_found_with_the_other_label) {
+  for (std::string_view path : {"/nope", "/api", "/api/", "/api/chat/", "/API/CHAT", "/v1/models/",
+                                "/v1/models/a/b", "/api/blobs/", "/api/blobs/a/b", "/v1", ""}) {
+    auto m = match_route("GET", path);
+    EXPECT_EQ(m.kind, route_kind::not_found) << path;
+    EXPECT_EQ(m.label, "other") << path;
+    EXPECT_TRUE(m.path_param.empty()) << path;
+  }
+  EXPECT_EQ(match_route("POST", "/api/nope").kind, route_kind::not_found);
+}
+
+TEST_F(route_table_test, v1_model_route_carries_the_model_as_path_param) {
+  auto m = match_route("GET", "/v1/models/llama2:latest");
+  EXPECT_EQ(m.kind, route_kind::v1_model);
+  EXPECT_EQ(m.path_param, "llama2:latest");
+  EXPECT_TRUE(match_route("GET", "/v1/models").path_param.empty());
+}
+
+TEST_F(route_table_test, blobs_route_carries_the_digest_as_path_param) {
+  auto m = match_route("HEAD", "/api/blobs/sha256:abc");
+  EXPECT_EQ(m.kind, route_kind::primary);
+  EXPECT_EQ(m.path_param, "sha256:abc");
+  EXPECT_EQ(match_route("POST", "/api/blobs/sha256:def").path_param, "sha256:def");
+}
+
+TEST_F(route_table_test, path_of_strips_the_query_string) {
+  EXPECT_EQ(path_of("/api/tags?verbose=true"), "/api/tags");
+  EXPECT_EQ(path_of("/api/tags?a=1?b=2"), "/api/tags");
+  EXPECT_EQ(path_of("/api/tags?"), "/api/tags");
+  EXPECT_EQ(path_of("/api/tags"), "/api/tags");
+  EXPECT_EQ(path_of("?x"), "");
+  EXPECT_EQ(match_route("GET", path_of("/v1/models/phi?x=1")).path_param, "phi");
+}
+
+}  // namespace
+}  // namespace corral
