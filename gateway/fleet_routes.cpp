@@ -125,7 +125,9 @@ net::awaitable<void> serve_tags(worker& w, downstream& client, bool openai) {
     co_return;
   }
   auto merged = merge_tags(ptrs);
-  co_await client.reply(200, json_type, json::serialize(openai ? openai_model_list(merged) : merged));
+  // Built before the co_await: GCC 12 double-destroys conditional temporaries across co_await.
+  std::string text = openai ? json::serialize(openai_model_list(merged)) : json::serialize(merged);
+  co_await client.reply(200, json_type, text);
 }
 
 net::awaitable<void> serve_ps(worker& w, downstream& client) {

@@ -270,8 +270,8 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
     } else {
       co_await client.begin_chunked(status, headers);
       if (!client.broken) {
-        auto broke = co_await relay_body(w, client, c, p, sse || ndjson, sse ? framing::sse : framing::ndjson, true,
-                                         req.route.flavor, rs, b);
+        auto kind = sse ? framing::sse : framing::ndjson;
+        auto broke = co_await relay_body(w, client, c, p, sse || ndjson, kind, true, req.route.flavor, rs, b);
         if (!broke.empty()) {
           client.ctx.error = broke;
           if (broke == "client went away") co_return done;
@@ -339,20 +339,24 @@ net::awaitable<void> proxy_attempts(worker& w, downstream& client, const proxy_r
     if (choice.index < 0) {
       if (i > 0) break;  // every candidate failed: answer with the last failure below
       using r = balancer_choice::none_reason;
+      // Messages are built before the co_await: GCC 12 mishandles conditional temporaries in
+      // co_await expressions.
+      std::string message;
+      unsigned status = 503;
+      std::string_view retry_after = "Retry-After: 1\r\n";
       if (choice.reason == r::unknown_model) {
-        co_await client.reply_error(flavor, 404, "model \"" + req.model + "\" not found, try pulling it first");
+        status = 404;
+        retry_after = {};
+        message = "model \"" + req.model + "\" not found, try pulling it first";
       } else if (choice.reason == r::all_busy) {
-        co_await client.reply_error(flavor, 503,
-                                    "server busy, please try again.  every backend" +
-                                        (req.model.empty() ? std::string() : " with model \"" + req.model + "\"") +
-                                        " is at ollama.max_concurrent (" + std::to_string(cfg->ollama.max_concurrent) + ")",
-                                    "Retry-After: 1\r\n");
+        message = "server busy, please try again.  every backend";
+        if (!req.model.empty()) message += " with model \"" + req.model + "\"";
+        message += " is at ollama.max_concurrent (" + std::to_string(cfg->ollama.max_concurrent) + ")";
       } else {
-        co_await client.reply_error(flavor, 503,
-                                    req.model.empty() ? std::string("no healthy backend")
-                                                      : "no healthy backend has model \"" + req.model + "\"",
-                                    "Retry-After: 1\r\n");
+        message = "no healthy backend";
+        if (!req.model.empty()) message += " has model \"" + req.model + "\"";
       }
+      co_await client.reply_error(flavor, status, message, retry_after);
       co_return;
     }
     auto& b = *backends[choice.index];
@@ -373,7 +377,8 @@ net::awaitable<void> proxy_attempts(worker& w, downstream& client, const proxy_r
     co_await client.reply(503, last.upstream_type, last.upstream_body);
     co_return;
   }
-  co_await client.reply_error(flavor, 502, last.message.empty() ? "no backend could serve the request" : last.message);
+  if (last.message.empty()) last.message = "no backend could serve the request";
+  co_await client.reply_error(flavor, 502, last.message);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -37,6 +38,47 @@ using tcp = net::ip::tcp;
 namespace {
 
 constexpr std::string_view json_type = "application/json; charset=utf-8";
+
+// A deadline on the client socket's reads that, unlike beast::tcp_stream's, cancels the read
+// instead of closing the socket, so the client still gets its 408. Single-threaded: the
+// session's own io_context runs the handler; a generation number ignores stale expiries.
+class read_deadline {
+ public:
+  read_deadline(const net::any_io_executor& ex, tcp::socket& sock) : st_(std::make_shared<state>(ex, sock)) {}
+  ~read_deadline() {
+    st_->sock = nullptr;
+    st_->timer.cancel();
+  }
+  read_deadline(const read_deadline&) = delete;
+  read_deadline& operator=(const read_deadline&) = delete;
+
+  void arm(millis d) {
+    st_->fired = false;
+    auto gen = ++st_->generation;
+    st_->timer.expires_after(d);
+    st_->timer.async_wait([st = st_, gen](const boost::system::error_code& ec) {
+      if (ec || gen != st->generation || !st->sock) return;
+      st->fired = true;
+      boost::system::error_code ignored;
+      st->sock->cancel(ignored);
+    });
+  }
+  void disarm() {
+    ++st_->generation;
+    st_->timer.cancel();
+  }
+  bool fired() const { return st_->fired; }
+
+ private:
+  struct state {
+    state(const net::any_io_executor& ex, tcp::socket& s) : timer(ex), sock(&s) {}
+    net::steady_timer timer;
+    tcp::socket* sock;
+    std::uint64_t generation = 0;
+    bool fired = false;
+  };
+  std::shared_ptr<state> st_;
+};
 
 std::string make_request_id() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -328,14 +370,16 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
   beast::flat_buffer buffer;
   std::string forwarded;
   auto& metrics = w.state.metrics();
+  read_deadline deadline(stream.get_executor(), stream.socket());
 
   for (;;) {
     auto cfg = w.state.cfg();
     const auto& sc = cfg->server;
     if (buffer.size() == 0) {
       // Idle keep-alive: wait for the next request's first bytes.
-      stream.expires_after(sc.keepalive_timeout);
-      auto [rec, n] = co_await stream.async_read_some(buffer.prepare(4096), net::as_tuple(net::use_awaitable));
+      deadline.arm(sc.keepalive_timeout);
+      auto [rec, n] = co_await stream.socket().async_read_some(buffer.prepare(4096), net::as_tuple(net::use_awaitable));
+      deadline.disarm();
       if (rec) co_return;
       buffer.commit(n);
     }
@@ -346,8 +390,10 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     http::request_parser<http::empty_body> head_parser;
     head_parser.header_limit(static_cast<std::uint32_t>(sc.max_header_bytes));
     head_parser.body_limit(boost::none);
-    stream.expires_after(sc.header_timeout);
-    auto [hec, hn] = co_await http::async_read_header(stream, buffer, head_parser, net::as_tuple(net::use_awaitable));
+    deadline.arm(sc.header_timeout);
+    auto [hec, hn] = co_await http::async_read_header(stream.socket(), buffer, head_parser, net::as_tuple(net::use_awaitable));
+    deadline.disarm();
+    if (hec && deadline.fired()) hec = beast::error::timeout;
     if (hec) {
       if (hec == http::error::end_of_stream || hec == net::error::eof || hec == net::error::connection_reset) co_return;
       unsigned status = 400;
@@ -396,8 +442,10 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
 
     http::request_parser<http::string_body> parser(std::move(head_parser));
     parser.body_limit(body_cap);
-    stream.expires_after(sc.body_timeout);
-    auto [bec, bn] = co_await http::async_read(stream, buffer, parser, net::as_tuple(net::use_awaitable));
+    deadline.arm(sc.body_timeout);
+    auto [bec, bn] = co_await http::async_read(stream.socket(), buffer, parser, net::as_tuple(net::use_awaitable));
+    deadline.disarm();
+    if (bec && deadline.fired()) bec = beast::error::timeout;
     if (bec) {
       if (bec == net::error::eof || bec == http::error::end_of_stream || bec == http::error::partial_message ||
           bec == net::error::connection_reset)
@@ -415,7 +463,6 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
       finish(w, ctx);
       co_return;
     }
-    stream.expires_never();
     auto& req = parser.get();
     std::string method_storage(req.method_string());
     ctx.method = method_storage;
