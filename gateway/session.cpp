@@ -1,6 +1,7 @@
 #include "gateway/session.hpp"
 
 #include "gateway/access_log.hpp"
+#include "gateway/blob_upload.hpp"
 #include "gateway/core/model_name.hpp"
 #include "gateway/downstream.hpp"
 #include "gateway/fleet_routes.hpp"
@@ -15,6 +16,7 @@
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -123,6 +125,17 @@ std::string percent_decode(std::string_view s) {
     out += s[i];
   }
   return out;
+}
+
+// The client's headers as they go upstream: hop-by-hop ones dropped, X-Forwarded-For added.
+template <class Fields>
+void forwarded_headers(const Fields& fields, const std::string& client_ip, std::string& out) {
+  out.clear();
+  for (const auto& f : fields) {
+    if (is_hop_by_hop_request(f.name_string())) continue;
+    out.append(f.name_string()).append(": ").append(f.value()).append("\r\n");
+  }
+  if (!client_ip.empty()) out.append("X-Forwarded-For: ").append(client_ip).append("\r\n");
 }
 
 // The routing name of a JSON request: "model", else "name" ("source" for /api/copy).
@@ -425,9 +438,9 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     if (auto id = head["X-Request-Id"]; acceptable_request_id(id)) ctx.id = std::string(id);
     else ctx.id = make_request_id();
     bool is_blob_upload = route.kind == route_kind::primary && route.label == "/api/blobs/{digest}";
-    std::size_t body_cap = is_blob_upload ? std::max<std::size_t>(sc.max_body_bytes, std::size_t{1} << 40) : sc.max_body_bytes;
+    std::size_t body_cap = sc.max_body_bytes;  // blob uploads are streamed and have none
 
-    if (auto cl = head_parser.content_length(); cl && *cl > body_cap) {
+    if (auto cl = head_parser.content_length(); cl && *cl > body_cap && !is_blob_upload) {
       co_await reject_and_close(w, stream, buffer, ctx, 413,
                                 "request body too large (limit " + std::to_string(sc.max_body_bytes) + " bytes)");
       finish(w, ctx);
@@ -438,6 +451,21 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
       auto [wec, wn] = co_await net::async_write(stream.socket(), net::buffer(cont.data(), cont.size()),
                                                  net::as_tuple(net::use_awaitable));
       if (wec) co_return;
+    }
+
+    if (is_blob_upload && head.method() == http::verb::post) {
+      // Streamed to the backend, never buffered whole; the connection closes after it.
+      http::request_parser<http::buffer_body> upload(std::move(head_parser));
+      upload.body_limit(boost::none);
+      std::string method_storage(upload.get().method_string());
+      ctx.method = method_storage;
+      forwarded_headers(upload.get(), client_ip, forwarded);
+      downstream client{stream, buffer, ctx};
+      co_await proxy_blob_upload(w, client, upload, forwarded);
+      finish(w, ctx);
+      beast::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      co_return;
     }
 
     http::request_parser<http::string_body> parser(std::move(head_parser));
@@ -468,12 +496,7 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     ctx.method = method_storage;
     ctx.bytes_in = req.body().size();
 
-    forwarded.clear();
-    for (const auto& f : req) {
-      if (is_hop_by_hop_request(f.name_string())) continue;
-      forwarded.append(f.name_string()).append(": ").append(f.value()).append("\r\n");
-    }
-    if (!client_ip.empty()) forwarded.append("X-Forwarded-For: ").append(client_ip).append("\r\n");
+    forwarded_headers(req, client_ip, forwarded);
 
     downstream client{stream, buffer, ctx};
     client.keep_alive = req.keep_alive();

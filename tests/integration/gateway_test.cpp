@@ -194,10 +194,10 @@ TEST_F(gateway_test, first_byte_timeout_answers_504) {
 }
 
 TEST_F(gateway_test, timeout_bounds_each_wait_not_the_whole_stream) {
-  start("  timeout: 300ms\n");
-  // 10 tokens 150 ms apart: 1.5 s in all, each gap under the 300 ms bound.
+  start("  timeout: 800ms\n");
+  // 12 tokens 100 ms apart: 1.2 s in all, longer than the bound; each gap well under it.
   auto r = request(port(), "POST", "/api/generate", generate_body("mistral", true),
-                   {{"X-Fake-Tokens", "10"}, {"X-Fake-Token-Delay-Ms", "150"}});
+                   {{"X-Fake-Tokens", "12"}, {"X-Fake-Token-Delay-Ms", "100"}});
   EXPECT_EQ(r.status, 200);
   auto lines = split_lines(r.body);
   ASSERT_FALSE(lines.empty());
@@ -381,6 +381,30 @@ TEST_F(gateway_test, metrics_pass_promtool_and_count_requests_and_tokens) {
   auto path = "/tmp/corral-metrics-" + std::to_string(::getpid()) + ".txt";
   std::ofstream(path) << m.body;
   EXPECT_EQ(std::system(("promtool check metrics < " + path + " >/dev/null").c_str()), 0);
+}
+
+}  // namespace
+}  // namespace corral::test
+
+namespace corral::test {
+namespace {
+
+TEST_F(gateway_test, blobs_and_create_go_to_the_primary_backend_streamed) {
+  start({}, {}, {}, "  max_body_bytes: 4096\n");
+  std::string digest = "sha256:" + std::string(64, 'a');
+  // Larger than max_body_bytes: blob uploads are streamed, not capped.
+  std::string blob(3u << 20, 'x');
+  EXPECT_EQ(request(port(), "HEAD", "/api/blobs/" + digest).status, 404);
+  auto up = request(port(), "POST", "/api/blobs/" + digest, blob, {{"Content-Type", "application/octet-stream"}});
+  EXPECT_EQ(up.status, 201) << up.body;
+  EXPECT_EQ(up.header("x-fake-backend"), "a");  // the first healthy backend in config order
+  EXPECT_EQ(request(a->port, "HEAD", "/api/blobs/" + digest).status, 200);
+  EXPECT_EQ(request(b->port, "HEAD", "/api/blobs/" + digest).status, 404);
+  auto create = request(port(), "POST", "/api/create",
+                        R"({"model":"mine","files":{"m.gguf":")" + digest + R"("},"stream":false})");
+  EXPECT_EQ(create.status, 200) << create.body;
+  EXPECT_EQ(create.header("x-fake-backend"), "a");
+  EXPECT_EQ(request(port(), "POST", "/api/generate", generate_body("mine", false)).status, 200);
 }
 
 }  // namespace

@@ -1,0 +1,31 @@
+-- wrk script for bench/compare.sh: POST /api/generate with a fixed JSON body.
+--
+-- Environment (read once when wrk loads the script):
+--   BENCH_STREAM  "true" or "false" (default false): the body's "stream" field
+--   BENCH_TOKENS  tokens per answer, sent as X-Fake-Tokens (default: the fake's --tokens)
+--
+-- No request() or response() callback is defined, on purpose: wrk then builds the request
+-- once and never enters Lua per request, so wrk spends as little CPU as possible.
+-- Errors are not lost: done() prints wrk's own error counters (socket errors, and statuses
+-- above 399 under "status") on one line that compare.sh parses and checks.
+
+local stream = os.getenv("BENCH_STREAM") == "true"
+local tokens = os.getenv("BENCH_TOKENS")
+
+wrk.method = "POST"
+wrk.path = "/api/generate"
+wrk.body = '{"model":"llama2","prompt":"Why is the sky blue?","stream":' ..
+           (stream and "true" or "false") .. '}'
+wrk.headers["Content-Type"] = "application/json"
+if tokens and tokens ~= "" then
+  wrk.headers["X-Fake-Tokens"] = tokens
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "BENCH_RESULT requests=%d duration_us=%d bytes=%d err_connect=%d err_read=%d " ..
+    "err_write=%d err_status=%d err_timeout=%d p50_us=%d p99_us=%d\n",
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write,
+    e.status, e.timeout, latency:percentile(50), latency:percentile(99)))
+end
