@@ -1,0 +1,409 @@
+#!/usr/bin/env bash
+# compare.sh: corral against nginx (a plain reverse proxy) and against no proxy at all, in one
+# run on this machine, all three in front of the same fake-ollama. A benchmark, not a test.
+#
+# For each path it measures, with wrk:
+#   (a) non-streaming POST /api/generate ("stream":false): requests/s, and the proxy's CPU time
+#       per request;
+#   (b) streaming POST /api/generate ("stream":true, --tokens tokens per answer, no delay):
+#       chunks/s (responses/s x NDJSON lines per response), and the proxy's CPU time per chunk.
+# CPU time is utime+stime from /proc/<pid>/stat, taken just before and just after each wrk run
+# (nginx: master + worker). The table ends with corral/nginx ratios; the project's goal is <= 1.5x.
+#
+# Fairness: nginx runs 1 worker, corral 1 worker thread; both run without an access log; both
+# keep up to 64 idle keep-alive connections to the fake; nginx streams unbuffered. See
+# bench/nginx.conf.in for the nginx side.
+#
+# usage: bench/compare.sh [--duration S] [--connections N] [--tokens N] [--out FILE] [--keep]
+# Environment: CORRAL_BIN, FAKE_BIN (default: build/corral, build/fake-ollama).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+CORRAL_BIN=${CORRAL_BIN:-$ROOT/build/corral}
+FAKE_BIN=${FAKE_BIN:-$ROOT/build/fake-ollama}
+NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
+LUA_SCRIPT=$HERE/wrk_generate.lua
+NGINX_TEMPLATE=$HERE/nginx.conf.in
+
+DURATION=10        # seconds per measured wrk run
+CONNECTIONS=32     # wrk connections (wrk runs one thread: -t1)
+TOKENS=64          # tokens per streamed answer (X-Fake-Tokens)
+WARMUP=1           # seconds of unmeasured load before each run (opens upstream keep-alives)
+FAKE_THREADS=1     # the fake's settings are fixed, and the same for all three paths
+FAKE_TOKENS=10     # tokens in a non-streaming answer
+OUT=""
+KEEP=0
+
+usage() {
+  echo "usage: bench/compare.sh [--duration S] [--connections N] [--tokens N] [--out FILE] [--keep]" >&2
+  echo "  --duration S     seconds per measured run (default $DURATION)" >&2
+  echo "  --connections N  concurrent wrk connections (default $CONNECTIONS)" >&2
+  echo "  --tokens N       tokens per streamed answer (default $TOKENS)" >&2
+  echo "  --out FILE       also write the markdown report to FILE" >&2
+  echo "  --keep           keep the temp dir (configs, logs) after the run" >&2
+}
+
+die() { echo "compare.sh: $*" >&2; exit 1; }
+info() { echo "# $*" >&2; }
+
+parse_args() {
+  while [[ $# -gt 0 ]]; do
+    case $1 in
+      --duration) DURATION=${2:?}; shift 2 ;;
+      --connections) CONNECTIONS=${2:?}; shift 2 ;;
+      --tokens) TOKENS=${2:?}; shift 2 ;;
+      --out) OUT=${2:?}; shift 2 ;;
+      --keep) KEEP=1; shift ;;
+      -h|--help) usage; exit 0 ;;
+      *) usage; die "unknown option: $1" ;;
+    esac
+  done
+  [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "--duration wants whole seconds >= 1, got '$DURATION'"
+  [[ $CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "--connections wants a number >= 1, got '$CONNECTIONS'"
+  [[ $TOKENS =~ ^[1-9][0-9]*$ ]] || die "--tokens wants a number >= 1, got '$TOKENS'"
+}
+
+# The tools are checked first so a missing one costs nothing and says how to get it.
+check_tools() {
+  local missing=()
+  command -v wrk >/dev/null || missing+=(wrk)
+  [[ -x $NGINX_BIN ]] || command -v nginx >/dev/null || missing+=(nginx)
+  command -v curl >/dev/null || missing+=(curl)
+  if [[ ${#missing[@]} -gt 0 ]]; then
+    echo "compare.sh needs: ${missing[*]}" >&2
+    echo "install them with: apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  [[ -x $NGINX_BIN ]] || NGINX_BIN=$(command -v nginx)
+  [[ -x $CORRAL_BIN ]] || die "no corral binary at $CORRAL_BIN (build: ninja -C build corral)"
+  [[ -x $FAKE_BIN ]] || die "no fake-ollama binary at $FAKE_BIN (build: ninja -C build fake-ollama)"
+  CLK_TCK=$(getconf CLK_TCK)
+}
+
+# --- processes ---------------------------------------------------------------------------------
+
+WORK=""
+PIDS=()         # every process this script started, killed in reverse order on exit
+LATE_PIDS=()    # nginx's worker: killed only after its master is gone (else the master respawns it)
+FAILED=1        # cleared at the very end; a failed run keeps its temp dir for the logs
+
+cleanup() {
+  local pid i
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    pid=${PIDS[i]}
+    kill -TERM "$pid" 2>/dev/null || continue
+    # Give it up to 3 s to stop (nginx's master takes its worker down with it), then SIGKILL.
+    for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  for pid in "${LATE_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  if [[ -n $WORK ]]; then
+    if [[ $KEEP == 1 || $FAILED == 1 ]]; then info "logs and configs kept in $WORK"
+    else rm -rf "$WORK"; fi
+  fi
+}
+
+# Children of a process (nginx's worker): scan /proc, which needs no extra tool.
+children_of() {
+  local parent=$1 f stat ppid
+  for f in /proc/[0-9]*/stat; do
+    { stat=$(<"$f"); } 2>/dev/null || continue
+    stat=${stat##*) }                  # drop "pid (comm) ": comm may hold spaces
+    read -r _ ppid _ <<<"$stat"
+    [[ $ppid == "$parent" ]] && { f=${f#/proc/}; echo "${f%/stat}"; }
+  done
+  return 0
+}
+
+# Sum of utime+stime, in clock ticks, over the given pids (all their threads included).
+cpu_ticks() {
+  local total=0 pid stat fields   # no pid at all: 0
+  for pid in "$@"; do
+    stat=$(<"/proc/$pid/stat") || die "process $pid is gone (crashed?)"
+    stat=${stat##*) }
+    read -r -a fields <<<"$stat"
+    # After "pid (comm) ", field 14 (utime) is at index 11 and field 15 (stime) at 12.
+    total=$((total + fields[11] + fields[12]))
+  done
+  echo "$total"
+}
+
+# A port that nothing listens on now. The fake binds port 0 itself; nginx and corral cannot, so
+# they get one of these, and start_* retries with another port if the bind still loses a race.
+free_port() {
+  local p
+  for _ in $(seq 100); do
+    p=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+  die "found no free port"
+}
+
+# Waits until URL answers 200, or fails if the process died or 10 s passed.
+wait_ready() {
+  local name=$1 pid=$2 url=$3 log=$4 code
+  for _ in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)
+    [[ $code == 200 ]] && return 0
+    sleep 0.1
+  done
+  tail -n 20 "$log" >&2
+  die "$name did not answer 200 on $url within 10 s"
+}
+
+start_fake() {
+  local log=$WORK/fake.log
+  "$FAKE_BIN" --host 127.0.0.1 --port 0 --threads "$FAKE_THREADS" --tokens "$FAKE_TOKENS" \
+    --models llama2 >"$log" 2>&1 &
+  FAKE_PID=$!
+  PIDS+=("$FAKE_PID")
+  for _ in $(seq 100); do
+    FAKE_PORT=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$log")
+    [[ -n $FAKE_PORT ]] && break
+    kill -0 "$FAKE_PID" 2>/dev/null || { cat "$log" >&2; die "fake-ollama exited"; }
+    sleep 0.1
+  done
+  [[ -n $FAKE_PORT ]] || die "fake-ollama did not print its port"
+  info "fake-ollama pid $FAKE_PID on port $FAKE_PORT (--threads $FAKE_THREADS)"
+}
+
+start_nginx() {
+  local dir=$WORK/nginx user_line="" attempt
+  mkdir -p "$dir"
+  # As root, nginx would otherwise run its worker as "nobody", which cannot use the temp dir.
+  [[ $(id -u) == 0 ]] && user_line="user root;"
+  for attempt in 1 2 3 4 5; do
+    NGINX_PORT=$(free_port)
+    sed -e "s|@PREFIX@|$dir|g" -e "s|@USER_LINE@|$user_line|" \
+        -e "s|@LISTEN_PORT@|$NGINX_PORT|" -e "s|@UPSTREAM_PORT@|$FAKE_PORT|" \
+        "$NGINX_TEMPLATE" >"$dir/nginx.conf"
+    # -e: the log nginx writes before it has read the config, also kept in the prefix.
+    "$NGINX_BIN" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/stdout.log" 2>&1 &
+    NGINX_PID=$!
+    PIDS+=("$NGINX_PID")
+    if wait_ready nginx "$NGINX_PID" "http://127.0.0.1:$NGINX_PORT/api/version" "$dir/error.log"; then
+      NGINX_PIDS=("$NGINX_PID" $(children_of "$NGINX_PID"))
+      LATE_PIDS+=("${NGINX_PIDS[@]:1}")
+      [[ ${#NGINX_PIDS[@]} == 2 ]] || die "expected nginx master + 1 worker, found pids ${NGINX_PIDS[*]}"
+      info "nginx master $NGINX_PID, worker ${NGINX_PIDS[1]}, on port $NGINX_PORT"
+      return
+    fi
+    grep -q "Address already in use" "$dir/error.log" || { cat "$dir/error.log" >&2; die "nginx exited"; }
+  done
+  die "nginx could not bind a port after 5 attempts"
+}
+
+start_corral() {
+  local cfg=$WORK/corral.yaml log=$WORK/corral.log attempt
+  for attempt in 1 2 3 4 5; do
+    CORRAL_PORT=$(free_port)
+    cat >"$cfg" <<EOF
+# Written by bench/compare.sh: one worker thread, no access log, the fake as the only backend.
+server: {host: 127.0.0.1, port: $CORRAL_PORT, threads: 1}
+ollama: {base_url: "http://127.0.0.1:$FAKE_PORT"}
+log: {access_log: false}
+EOF
+    "$CORRAL_BIN" --config "$cfg" >"$log" 2>&1 &
+    CORRAL_PID=$!
+    PIDS+=("$CORRAL_PID")
+    if wait_ready corral "$CORRAL_PID" "http://127.0.0.1:$CORRAL_PORT/api/version" "$log"; then
+      info "corral pid $CORRAL_PID on port $CORRAL_PORT (threads: 1, access_log: false)"
+      return
+    fi
+    grep -qi "in use" "$log" || { cat "$log" >&2; die "corral exited"; }
+  done
+  die "corral could not bind a port after 5 attempts"
+}
+
+# --- checks and measurements -------------------------------------------------------------------
+
+# One curl per path and mode, before any load: the answer must be a real 200 from the fake, and
+# a stream must carry tokens+1 NDJSON lines (one per token, then the final "done":true line).
+# That line count is the "chunks per response" used for chunks/s. The HTTP chunks curl sees are
+# logged too; a proxy may merge lines that arrive together into one HTTP chunk.
+check_path() {
+  local name=$1 base=$2 out=$WORK/check-$1 code lines http_chunks
+  code=$(curl -s -o "$out.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    --data '{"model":"llama2","prompt":"Why is the sky blue?","stream":false}' "$base/api/generate")
+  [[ $code == 200 ]] || die "$name: non-streaming check got HTTP $code: $(head -c 300 "$out.json")"
+  grep -q '"done":true' "$out.json" || die "$name: non-streaming answer is not a finished generation"
+
+  code=$(curl -s --raw -o "$out.raw" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    -H "X-Fake-Tokens: $TOKENS" \
+    --data '{"model":"llama2","prompt":"Why is the sky blue?","stream":true}' "$base/api/generate")
+  [[ $code == 200 ]] || die "$name: streaming check got HTTP $code"
+  # In the raw chunked body the size lines are the only lines made of hex digits alone.
+  http_chunks=$(grep -c $'^[0-9a-fA-F]\+\r$' "$out.raw" || true)
+  http_chunks=$((http_chunks - 1))   # the terminating 0-size chunk
+  lines=$(grep -c '^{"model"' "$out.raw" || true)
+  [[ $lines == $((TOKENS + 1)) ]] || die "$name: stream has $lines NDJSON lines, expected $((TOKENS + 1))"
+  grep '^{"model"' "$out.raw" | tail -n 1 | grep -q '"done":true' || die "$name: stream does not end with done:true"
+  CHUNKS_PER_RESPONSE=$lines
+  info "$name: 200 OK; a stream of $TOKENS tokens = $lines NDJSON lines in $http_chunks HTTP chunks"
+}
+
+# The fake's count of fully written responses, to prove the proxy really forwarded each request.
+fake_completed() {
+  curl -s "http://127.0.0.1:$FAKE_PORT/fake/stats" | grep -o '"completed":[0-9]*' | cut -d: -f2
+}
+
+# run_wrk NAME BASE_URL STREAM(true|false) [PROXY_PID...]
+# Sets R_REQS R_SECS R_P50 R_P99 (µs) R_PROXY_TICKS R_FAKE_TICKS. Fails on any wrk error.
+# With no proxy pid (the direct path) R_PROXY_TICKS is 0.
+run_wrk() {
+  local name=$1 base=$2 stream=$3; shift 3
+  local pids=("$@") log=$WORK/wrk-$name-stream-$stream.txt
+  local args=(-t1 -c"$CONNECTIONS" --timeout 10s -s "$LUA_SCRIPT" "$base/api/generate")
+  export BENCH_STREAM=$stream BENCH_TOKENS=""
+  [[ $stream == true ]] && BENCH_TOKENS=$TOKENS
+
+  # Warm-up, unmeasured: connections to the fake are opened here, not inside the window.
+  wrk -d"${WARMUP}s" "${args[@]}" >/dev/null
+  sleep 0.3
+
+  local p0 f0 c0 p1 f1 c1
+  c0=$(fake_completed)
+  p0=$(cpu_ticks "${pids[@]}")
+  f0=$(cpu_ticks "$FAKE_PID")
+  wrk -d"${DURATION}s" "${args[@]}" >"$log" 2>&1 || { cat "$log" >&2; die "wrk failed on $name"; }
+  p1=$(cpu_ticks "${pids[@]}")
+  f1=$(cpu_ticks "$FAKE_PID")
+  sleep 0.2   # the fake updates its counters right after each response ends
+  c1=$(fake_completed)
+
+  # done() in wrk_generate.lua printed "BENCH_RESULT key=value ...".
+  local result kv
+  local requests duration_us err_connect err_read err_write err_status err_timeout p50_us p99_us
+  result=$(grep '^BENCH_RESULT ' "$log") || { cat "$log" >&2; die "no result from wrk on $name"; }
+  for kv in ${result#BENCH_RESULT }; do
+    [[ $kv =~ ^[a-z0-9_]+=[0-9]+$ ]] || die "unexpected wrk result field: $kv"
+    local "$kv"
+  done
+  local errors=$((err_connect + err_read + err_write + err_status + err_timeout))
+  if ((errors > 0 || requests == 0)); then
+    cat "$log" >&2
+    die "$name (stream=$stream): $requests requests; errors: connect $err_connect, read $err_read," \
+        "write $err_write, timeout $err_timeout, HTTP status >= 400: $err_status"
+  fi
+  # wrk counts 3xx as success; the fake never redirects this route, so every counted response
+  # must have been completed by the fake (it may complete a few more that wrk cut off at the end).
+  ((c1 - c0 >= requests)) || die "$name (stream=$stream): wrk counted $requests responses but" \
+    "the fake completed only $((c1 - c0)): some answers did not come from the backend"
+
+  R_REQS=$requests
+  R_SECS=$(calc "$duration_us / 1e6" 6)
+  R_P50=$p50_us R_P99=$p99_us
+  R_PROXY_TICKS=$((p1 - p0))
+  R_FAKE_TICKS=$((f1 - f0))
+  info "$name stream=$stream: $requests responses in ${R_SECS}s; CPU ticks: proxy $R_PROXY_TICKS, fake $R_FAKE_TICKS"
+}
+
+# Floating-point helper: calc 'expression' with awk.
+calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
+
+# --- main --------------------------------------------------------------------------------------
+
+main() {
+  parse_args "$@"
+  check_tools
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/corral-compare.XXXXXX")
+
+  start_fake
+  start_nginx
+  start_corral
+
+  local names=(direct nginx corral)
+  declare -A URL PIDLIST
+  URL[direct]=http://127.0.0.1:$FAKE_PORT
+  URL[nginx]=http://127.0.0.1:$NGINX_PORT
+  URL[corral]=http://127.0.0.1:$CORRAL_PORT
+  PIDLIST[direct]=""                    # no proxy: the fake's own CPU is the baseline
+  PIDLIST[nginx]="${NGINX_PIDS[*]}"
+  PIDLIST[corral]=$CORRAL_PID
+
+  local n
+  for n in "${names[@]}"; do check_path "$n" "${URL[$n]}"; done
+  local chunks=$CHUNKS_PER_RESPONSE
+
+  # Measured runs: every path, non-streaming then streaming. The direct run measures the fake
+  # alone; its "proxy" CPU column is then empty.
+  declare -A RPS P50 P99 CPU_REQ UTIL FAKE_REQ CPS CPU_CHUNK SUTIL FAKE_CHUNK SP50 SP99
+  for n in "${names[@]}"; do
+    run_wrk "$n" "${URL[$n]}" false ${PIDLIST[$n]}
+    local ms_per_tick
+    ms_per_tick=$(calc "1000 / $CLK_TCK" 6)
+    RPS[$n]=$(calc "$R_REQS / $R_SECS" 0)
+    P50[$n]=$(calc "$R_P50 / 1000" 2); P99[$n]=$(calc "$R_P99 / 1000" 2)
+    FAKE_REQ[$n]=$(calc "$R_FAKE_TICKS * $ms_per_tick * 1000 / $R_REQS" 1)
+    if [[ $n != direct ]]; then
+      local proxy=$R_PROXY_TICKS
+      CPU_REQ[$n]=$(calc "$proxy * $ms_per_tick * 1000 / $R_REQS" 1)
+      UTIL[$n]=$(calc "100 * $proxy / $CLK_TCK / $R_SECS" 0)
+    fi
+
+    run_wrk "$n" "${URL[$n]}" true ${PIDLIST[$n]}
+    local total_chunks=$((R_REQS * chunks))
+    CPS[$n]=$(calc "$total_chunks / $R_SECS" 0)
+    SP50[$n]=$(calc "$R_P50 / 1000" 2); SP99[$n]=$(calc "$R_P99 / 1000" 2)
+    FAKE_CHUNK[$n]=$(calc "$R_FAKE_TICKS * $ms_per_tick * 1000 / $total_chunks" 2)
+    if [[ $n != direct ]]; then
+      local proxy=$R_PROXY_TICKS
+      CPU_CHUNK[$n]=$(calc "$proxy * $ms_per_tick * 1000 / $total_chunks" 2)
+      SUTIL[$n]=$(calc "100 * $proxy / $CLK_TCK / $R_SECS" 0)
+    fi
+  done
+
+  local ratio_req ratio_chunk verdict_req verdict_chunk
+  ratio_req=$(calc "${CPU_REQ[corral]} / ${CPU_REQ[nginx]}" 2)
+  ratio_chunk=$(calc "${CPU_CHUNK[corral]} / ${CPU_CHUNK[nginx]}" 2)
+  verdict() { awk -v r="$1" 'BEGIN { print (r <= 1.5 ? "meets the goal (<= 1.5x)" : "misses the goal (<= 1.5x)") }'; }
+  verdict_req=$(verdict "$ratio_req"); verdict_chunk=$(verdict "$ratio_chunk")
+
+  local report=$WORK/report.md
+  {
+    echo "## corral vs nginx vs direct ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r))"
+    echo
+    echo "wrk -t1 -c$CONNECTIONS, ${DURATION}s per run after ${WARMUP}s warm-up; fake-ollama --threads $FAKE_THREADS;"
+    echo "nginx $("$NGINX_BIN" -v 2>&1 | sed 's|.*/||'): 1 worker, proxy_buffering off, upstream keepalive 64, access_log off;"
+    echo "corral: threads 1, access_log off. CPU = utime+stime of the proxy (nginx: master+worker) during the run."
+    echo
+    echo "### Non-streaming: POST /api/generate, stream:false ($FAKE_TOKENS tokens)"
+    echo
+    echo "| path | req/s | p50 ms | p99 ms | proxy CPU µs/req | proxy CPU % | fake CPU µs/req |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    for n in "${names[@]}"; do
+      echo "| $n | ${RPS[$n]} | ${P50[$n]} | ${P99[$n]} | ${CPU_REQ[$n]:-–} | ${UTIL[$n]:-–} | ${FAKE_REQ[$n]} |"
+    done
+    echo
+    echo "### Streaming: POST /api/generate, stream:true, $TOKENS tokens = $chunks chunks per response"
+    echo
+    echo "| path | chunks/s | p50 ms | p99 ms | proxy CPU µs/chunk | proxy CPU % | fake CPU µs/chunk |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    for n in "${names[@]}"; do
+      echo "| $n | ${CPS[$n]} | ${SP50[$n]} | ${SP99[$n]} | ${CPU_CHUNK[$n]:-–} | ${SUTIL[$n]:-–} | ${FAKE_CHUNK[$n]} |"
+    done
+    echo
+    echo "### corral / nginx"
+    echo
+    echo "| metric | corral | nginx | ratio | |"
+    echo "| --- | ---: | ---: | ---: | --- |"
+    echo "| CPU per request (µs) | ${CPU_REQ[corral]} | ${CPU_REQ[nginx]} | ${ratio_req}× | $verdict_req |"
+    echo "| CPU per chunk (µs) | ${CPU_CHUNK[corral]} | ${CPU_CHUNK[nginx]} | ${ratio_chunk}× | $verdict_chunk |"
+    echo "| req/s | ${RPS[corral]} | ${RPS[nginx]} | $(calc "${RPS[corral]} / ${RPS[nginx]}" 2)× | |"
+    echo "| chunks/s | ${CPS[corral]} | ${CPS[nginx]} | $(calc "${CPS[corral]} / ${CPS[nginx]}" 2)× | |"
+    echo
+    echo "Every response was a 200 answered by the fake (wrk errors and non-2xx: 0 on every run)."
+    echo "On a machine with few cores wrk, the fake and the proxy share them: compare CPU per request, not only req/s."
+  } >"$report"
+
+  cat "$report"
+  [[ -z $OUT ]] || cp "$report" "$OUT"
+  FAILED=0
+}
+
+main "$@"
