@@ -301,6 +301,15 @@ run_wrk() {
   info "$name stream=$stream: $requests responses in ${R_SECS}s; CPU ticks: proxy $R_PROXY_TICKS, fake $R_FAKE_TICKS"
 }
 
+# Which corral was measured: the tree's commit (with "+dirty" for local changes) and when the
+# binary was built, since it may be rebuilt between runs.
+binary_info() {
+  local rev
+  rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
+  git -C "$ROOT" diff --quiet HEAD 2>/dev/null || rev="$rev+dirty"
+  echo "(tree $rev, binary built $(date -u -r "$1" +%Y-%m-%dT%H:%MZ))"
+}
+
 # Floating-point helper: calc 'expression' with awk.
 calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
 
@@ -370,7 +379,8 @@ main() {
     echo
     echo "wrk -t1 -c$CONNECTIONS, ${DURATION}s per run after ${WARMUP}s warm-up; fake-ollama --threads $FAKE_THREADS;"
     echo "nginx $("$NGINX_BIN" -v 2>&1 | sed 's|.*/||'): 1 worker, proxy_buffering off, upstream keepalive 64, access_log off;"
-    echo "corral: threads 1, access_log off. CPU = utime+stime of the proxy (nginx: master+worker) during the run."
+    echo "corral $(binary_info "$CORRAL_BIN"): threads 1, access_log off."
+    echo "CPU = utime+stime of the proxy (nginx: master+worker) during the run."
     echo
     echo "### Non-streaming: POST /api/generate, stream:false ($FAKE_TOKENS tokens)"
     echo

@@ -53,9 +53,10 @@ net::awaitable<void> downstream::reply_error(api_flavor flavor, unsigned status,
 
 net::awaitable<void> downstream::begin_chunked(unsigned status, std::string_view headers) {
   ctx.status = status;
+  if (http10) keep_alive = false;  // HTTP/1.0 has no chunked encoding: the body ends at close
   auto head = response_head_start(status, *this);
   head.append(headers);
-  head.append("Transfer-Encoding: chunked\r\n\r\n");
+  head.append(http10 ? "\r\n" : "Transfer-Encoding: chunked\r\n\r\n");
   head_sent = true;
   co_await write_raw(head);
 }
@@ -64,6 +65,10 @@ net::awaitable<void> downstream::write_chunk(std::string_view data) {
   if (data.empty() || broken) co_return;
   if (ctx.first_byte == request_context::clock::time_point{}) ctx.first_byte = request_context::clock::now();
   ctx.bytes_out += data.size();
+  if (http10) {
+    co_await write_raw(data);
+    co_return;
+  }
   char size_line[24];
   int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
   std::array<net::const_buffer, 3> bufs{net::buffer(size_line, static_cast<std::size_t>(n)),
@@ -72,6 +77,8 @@ net::awaitable<void> downstream::write_chunk(std::string_view data) {
   if (ec) broken = true;
 }
 
-net::awaitable<void> downstream::end_chunked() { co_await write_raw("0\r\n\r\n"); }
+net::awaitable<void> downstream::end_chunked() {
+  if (!http10) co_await write_raw("0\r\n\r\n");
+}
 
 }  // namespace corral

@@ -20,6 +20,7 @@ struct downstream {
   request_context& ctx;
   bool keep_alive = true;
   bool head_only = false;             // HEAD: headers without a body
+  bool http10 = false;                // an HTTP/1.0 client: no chunked encoding; streams end at close
   bool head_sent = false;             // a response head went out: no second answer possible
   bool broken = false;                // a write failed: the client is gone
 

@@ -501,6 +501,7 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     downstream client{stream, buffer, ctx};
     client.keep_alive = req.keep_alive();
     client.head_only = req.method() == http::verb::head;
+    client.http10 = req.version() < 11;
     co_await dispatch(w, client, req, route, forwarded);
     finish(w, ctx);
     if (client.broken || !client.keep_alive) {

@@ -6,6 +6,7 @@
 
 #include <boost/json/value.hpp>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 

@@ -409,3 +409,39 @@ TEST_F(gateway_test, blobs_and_create_go_to_the_primary_backend_streamed) {
 
 }  // namespace
 }  // namespace corral::test
+
+namespace corral::test {
+namespace {
+
+TEST_F(gateway_test, auto_pull_fetches_an_unknown_model_onto_the_least_loaded_backend_first) {
+  start("  auto_pull: true\n");
+  auto r = request(port(), "POST", "/api/generate", generate_body("phi3", false));
+  EXPECT_EQ(r.status, 200) << r.body;
+  auto on_a = request(a->port, "GET", "/api/tags").body.find("phi3:latest") != std::string::npos;
+  auto on_b = request(b->port, "GET", "/api/tags").body.find("phi3:latest") != std::string::npos;
+  EXPECT_NE(on_a, on_b) << "pulled onto exactly one backend";
+  EXPECT_EQ(r.header("x-fake-backend"), on_a ? "a" : "b");
+}
+
+TEST_F(gateway_test, without_auto_pull_an_unknown_model_is_not_pulled) {
+  start();
+  EXPECT_EQ(request(port(), "POST", "/api/generate", generate_body("phi3", false)).status, 404);
+  EXPECT_EQ(a->stats().at("by_route").as_object().count("/api/pull"), 0u);
+}
+
+TEST_F(gateway_test, an_http10_client_gets_a_stream_that_ends_at_close) {
+  start();
+  connection c(port());
+  auto body = generate_body("mistral", true);
+  c.send_raw("POST /api/generate HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n" + body);
+  auto r = c.read_response();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.header("transfer-encoding").empty());
+  auto lines = split_lines(r.body);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(parse_json(lines.back()).at("done").as_bool(), true);
+}
+
+}  // namespace
+}  // namespace corral::test
