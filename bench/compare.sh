@@ -242,6 +242,7 @@ check_path() {
   [[ $lines == $((TOKENS + 1)) ]] || die "$name: stream has $lines NDJSON lines, expected $((TOKENS + 1))"
   grep '^{"model"' "$out.raw" | tail -n 1 | grep -q '"done":true' || die "$name: stream does not end with done:true"
   CHUNKS_PER_RESPONSE=$lines
+  HTTP_CHUNKS=$http_chunks
   info "$name: 200 OK; a stream of $TOKENS tokens = $lines NDJSON lines in $http_chunks HTTP chunks"
 }
 
@@ -322,6 +323,7 @@ main() {
   trap 'exit 130' INT TERM
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/corral-compare.XXXXXX")
 
+  LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
   start_fake
   start_nginx
   start_corral
@@ -335,8 +337,11 @@ main() {
   PIDLIST[nginx]="${NGINX_PIDS[*]}"
   PIDLIST[corral]=$CORRAL_PID
 
-  local n
-  for n in "${names[@]}"; do check_path "$n" "${URL[$n]}"; done
+  local n http_chunks_note=""
+  for n in "${names[@]}"; do
+    check_path "$n" "${URL[$n]}"
+    http_chunks_note+="${http_chunks_note:+, }$n $HTTP_CHUNKS"
+  done
   local chunks=$CHUNKS_PER_RESPONSE
 
   # Measured runs: every path, non-streaming then streaming. The direct run measures the fake
@@ -381,6 +386,7 @@ main() {
     echo "nginx $("$NGINX_BIN" -v 2>&1 | sed 's|.*/||'): 1 worker, proxy_buffering off, upstream keepalive 64, access_log off;"
     echo "corral $(binary_info "$CORRAL_BIN"): threads 1, access_log off."
     echo "CPU = utime+stime of the proxy (nginx: master+worker) during the run."
+    echo "Load average before the run: $LOAD_AT_START (a busy machine skews every number)."
     echo
     echo "### Non-streaming: POST /api/generate, stream:false ($FAKE_TOKENS tokens)"
     echo
@@ -407,6 +413,8 @@ main() {
     echo "| req/s | ${RPS[corral]} | ${RPS[nginx]} | $(calc "${RPS[corral]} / ${RPS[nginx]}" 2)× | |"
     echo "| chunks/s | ${CPS[corral]} | ${CPS[nginx]} | $(calc "${CPS[corral]} / ${CPS[nginx]}" 2)× | |"
     echo
+    echo "HTTP chunks in one streamed response as curl saw it: $http_chunks_note"
+    echo "(nginx merges lines that are already waiting in its socket into one chunk; chunks/s counts NDJSON lines.)"
     echo "Every response was a 200 answered by the fake (wrk errors and non-2xx: 0 on every run)."
     echo "On a machine with few cores wrk, the fake and the proxy share them: compare CPU per request, not only req/s."
   } >"$report"

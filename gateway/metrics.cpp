@@ -54,17 +54,18 @@ metrics_registry::metrics_registry(std::size_t shards, std::size_t backends) : b
 
 void metrics_registry::record(std::size_t i, const request_sample& s) {
   auto& sh = *shards_[i];
-  std::string key;
-  key.reserve(s.route.size() + 1 + s.model.size());
-  key.append(s.route).push_back('\x1f');
-  key.append(s.model);
   std::lock_guard lock(sh.mu);
-  auto& m = sh.requests[key];
+  auto& key = sh.scratch;
+  key.assign(s.route).push_back('\x1f');
+  key.append(s.model);
+  auto found = sh.requests.find(std::string_view(key));
+  if (found == sh.requests.end()) found = sh.requests.emplace(key, by_model{}).first;
+  auto& m = found->second;
   ++m.by_status[s.status];
   if (s.ttfb_s >= 0) m.ttfb.observe(s.ttfb_s);
   m.prompt_tokens += s.prompt_tokens;
   m.completion_tokens += s.completion_tokens;
-  auto it = sh.duration_by_route.find(std::string(s.route));
+  auto it = sh.duration_by_route.find(s.route);
   if (it == sh.duration_by_route.end()) it = sh.duration_by_route.emplace(std::string(s.route), histogram{}).first;
   it->second.observe(s.duration_s);
 }

@@ -4,6 +4,8 @@
 // Threading: one shard per worker thread. A request is recorded once, at its end, into its own
 // thread's shard under that shard's mutex (uncontended but for the moment a scrape sums the
 // shards). Label sets stay bounded: `model` is only ever a model the catalog knows (or "").
+#include "gateway/core/string_hash.hpp"
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -12,7 +14,6 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace corral {
@@ -73,8 +74,9 @@ class metrics_registry {
   struct shard {
     mutable std::mutex mu;
     // key: route + '\x1f' + model
-    std::unordered_map<std::string, by_model> requests;
-    std::unordered_map<std::string, histogram> duration_by_route;
+    string_map<by_model> requests;
+    string_map<histogram> duration_by_route;
+    std::string scratch;  // the key being looked up, reused
     std::uint64_t retries = 0;
     std::vector<std::array<std::uint64_t, upstream_error_kinds>> upstream_errors;
   };

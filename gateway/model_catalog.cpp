@@ -109,12 +109,12 @@ model_catalog::model_catalog(std::vector<backend_models> per_backend)
 }
 
 backend_mask model_catalog::installed_on(std::string_view name) const {
-  auto it = index_.find(std::string(name));
+  auto it = index_.find(name);
   return it == index_.end() ? 0 : it->second.installed;
 }
 
 backend_mask model_catalog::loaded_on(std::string_view name) const {
-  auto it = index_.find(std::string(name));
+  auto it = index_.find(name);
   return it == index_.end() ? 0 : it->second.loaded;
 }
 

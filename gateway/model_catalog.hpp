@@ -5,13 +5,14 @@
 //
 // Also the pure merge functions that answer the fleet routes (/api/tags, /api/ps, /v1/models)
 // from per-backend answers.
+#include "gateway/core/string_hash.hpp"
+
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace corral {
@@ -46,7 +47,7 @@ class model_catalog {
     backend_mask loaded = 0;
   };
   std::vector<backend_models> per_backend_;
-  std::unordered_map<std::string, presence> index_;
+  string_map<presence> index_;
 };
 
 // {"models":[...]} from several /api/tags answers: one entry per model name (case-insensitive),

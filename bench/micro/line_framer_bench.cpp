@@ -63,7 +63,13 @@ void bm_complete_prefix(benchmark::State& state, framing kind, Record record, st
   std::size_t begin = 0, end = 0, scanned = 0, next = 0;
   std::int64_t bytes = 0;
   for (auto _ : state) {
-    if (next == s.reads.size()) begin = end = scanned = next = 0;  // replay the stream
+    if (next == s.reads.size()) {  // every record framed: replay the stream
+      if (begin != s.bytes.size()) {
+        state.SkipWithError("the stream did not frame completely");
+        break;
+      }
+      begin = end = scanned = next = 0;
+    }
     end += s.reads[next];
     bytes += static_cast<std::int64_t>(s.reads[next++]);
     std::string_view pending(s.bytes.data() + begin, end - begin);
