@@ -58,7 +58,7 @@ net::awaitable<bool> poll_backend(worker& w, backend& b) {
   // GCC 12 miscompiles co_await inside a condition: await into a variable first.
   bool resolved = co_await resolve(b);
   if (!resolved) co_return false;
-  auto cfg = w.state.cfg();
+  const auto& cfg = w.state.cfg();
   auto timeout = cfg->ollama.connect_timeout * 2;
   auto version = co_await fetch(w, b, "GET", "/api/version", {}, timeout);
   if (version.ec || version.status != 200) {

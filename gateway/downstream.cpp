@@ -22,8 +22,10 @@ std::string response_head_start(unsigned status, const downstream& d) {
 
 net::awaitable<void> downstream::write_raw(std::string_view a, std::string_view b) {
   if (broken) co_return;
-  std::array<net::const_buffer, 2> bufs{net::buffer(a.data(), a.size()), net::buffer(b.data(), b.size())};
+  std::array<net::const_buffer, 3> bufs{net::buffer(pending_head), net::buffer(a.data(), a.size()),
+                                        net::buffer(b.data(), b.size())};
   auto [ec, n] = co_await net::async_write(stream.socket(), bufs, net::as_tuple(net::use_awaitable));
+  pending_head.clear();
   if (ec) broken = true;
 }
 
@@ -58,7 +60,8 @@ net::awaitable<void> downstream::begin_chunked(unsigned status, std::string_view
   head.append(headers);
   head.append(http10 ? "\r\n" : "Transfer-Encoding: chunked\r\n\r\n");
   head_sent = true;
-  co_await write_raw(head);
+  pending_head = std::move(head);  // goes out with the first chunk
+  co_return;
 }
 
 net::awaitable<void> downstream::write_chunk(std::string_view data) {
@@ -69,16 +72,24 @@ net::awaitable<void> downstream::write_chunk(std::string_view data) {
     co_await write_raw(data);
     co_return;
   }
+  // The chunk-size line, in hex, written backwards into a small buffer.
   char size_line[24];
-  int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
-  std::array<net::const_buffer, 3> bufs{net::buffer(size_line, static_cast<std::size_t>(n)),
+  char* end = size_line + sizeof size_line;
+  char* p = end;
+  *--p = '\n';
+  *--p = '\r';
+  for (auto v = data.size(); v != 0 || p == end - 2; v >>= 4) *--p = "0123456789abcdef"[v & 15];
+  auto n = end - p;
+  std::array<net::const_buffer, 4> bufs{net::buffer(pending_head), net::buffer(p, static_cast<std::size_t>(n)),
                                         net::buffer(data.data(), data.size()), net::buffer("\r\n", 2)};
   auto [ec, written] = co_await net::async_write(stream.socket(), bufs, net::as_tuple(net::use_awaitable));
+  pending_head.clear();
   if (ec) broken = true;
 }
 
 net::awaitable<void> downstream::end_chunked() {
   if (!http10) co_await write_raw("0\r\n\r\n");
+  else if (!pending_head.empty()) co_await write_raw({});
 }
 
 }  // namespace corral

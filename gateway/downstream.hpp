@@ -9,12 +9,31 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
+#include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 
 namespace corral {
 
+// A growable byte buffer that is not zero-filled (the relay's, reused for a connection's life).
+struct byte_buffer {
+  std::unique_ptr<char[]> data;
+  std::size_t size = 0;
+  // Grows to at least `n` bytes, keeping the first `keep` bytes.
+  void grow(std::size_t n, std::size_t keep) {
+    if (n <= size) return;
+    auto bigger = std::unique_ptr<char[]>(new char[n]);
+    if (keep) std::memcpy(bigger.get(), data.get(), keep);
+    data = std::move(bigger);
+    size = n;
+  }
+};
+
 struct downstream {
+  downstream(boost::beast::tcp_stream& s, boost::beast::flat_buffer& b, request_context& c)
+      : stream(s), buffer(b), ctx(c) {}
+
   boost::beast::tcp_stream& stream;
   boost::beast::flat_buffer& buffer;  // bytes read past the current request
   request_context& ctx;
@@ -23,6 +42,9 @@ struct downstream {
   bool http10 = false;                // an HTTP/1.0 client: no chunked encoding; streams end at close
   bool head_sent = false;             // a response head went out: no second answer possible
   bool broken = false;                // a write failed: the client is gone
+  byte_buffer* relay = nullptr;       // the connection's relay buffer
+  // A response head not yet written: it goes out with the first body bytes, in one write.
+  std::string pending_head;
 
   // A complete response with Content-Length. `extra_headers` are "Name: value\r\n" lines.
   boost::asio::awaitable<void> reply(unsigned status, std::string_view content_type, std::string_view body,
@@ -36,7 +58,7 @@ struct downstream {
   boost::asio::awaitable<void> write_chunk(std::string_view data);
   boost::asio::awaitable<void> end_chunked();
 
-  // Raw bytes (a hand-made head or a Content-Length body).
+  // Raw bytes (a hand-made head or a Content-Length body), after any pending head.
   boost::asio::awaitable<void> write_raw(std::string_view a, std::string_view b = {});
 };
 

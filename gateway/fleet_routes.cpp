@@ -113,7 +113,7 @@ net::awaitable<void> serve_tags(worker& w, downstream& client, bool openai) {
     if (replies[i].ec || replies[i].status != 200) continue;
     lists[i] = models_of(replies[i].body);
     ptrs.push_back(&lists[i]);
-    auto current = w.state.catalog()->per_backend();
+    auto current = w.catalog()->per_backend();
     backend_models m;
     m.known = true;
     m.tags = lists[i];

@@ -17,6 +17,7 @@ void gateway_state::update_backend_models(std::size_t index, backend_models mode
   // Writers are rare (polls, fleet changes): build under the lock so no update is lost.
   std::lock_guard lock(snapshot_mu_);
   catalog_ = std::make_shared<const model_catalog>(catalog_->with_backend(index, std::move(models)));
+  catalog_version_.fetch_add(1, std::memory_order_acq_rel);
 }
 
 backend_mask gateway_state::healthy_mask() const {

@@ -25,10 +25,8 @@ class gateway_state {
  public:
   gateway_state(std::shared_ptr<const config> cfg, std::size_t workers, std::string version);
 
-  std::shared_ptr<const config> cfg() const {
-    std::lock_guard lock(snapshot_mu_);
-    return cfg_;
-  }
+  // The configuration is fixed for the process's life (no reload yet), so no lock is needed.
+  const std::shared_ptr<const config>& cfg() const noexcept { return cfg_; }
 
   const std::vector<std::unique_ptr<backend>>& backends() const noexcept { return backends_; }
 
@@ -36,6 +34,8 @@ class gateway_state {
     std::lock_guard lock(snapshot_mu_);
     return catalog_;
   }
+  // Bumped on every catalog change, so workers can keep a copy and skip the lock.
+  std::uint64_t catalog_version() const noexcept { return catalog_version_.load(std::memory_order_acquire); }
   // Replaces one backend's models in the catalog (copy-on-write, safe from any thread).
   void update_backend_models(std::size_t index, backend_models models);
 
@@ -47,12 +47,13 @@ class gateway_state {
   backend_mask healthy_mask() const;
 
  private:
-  // Guards only the two pointers: a reader copies one (an atomic increment) and lets go.
+  const std::shared_ptr<const config> cfg_;
+  // Guards the catalog pointer: a reader copies it (an atomic increment) and lets go.
   // (libstdc++ 12's std::atomic<std::shared_ptr> takes a lock internally too.)
   mutable std::mutex snapshot_mu_;
-  std::shared_ptr<const config> cfg_;
   std::vector<std::unique_ptr<backend>> backends_;
   std::shared_ptr<const model_catalog> catalog_;
+  std::atomic<std::uint64_t> catalog_version_{1};
   metrics_registry metrics_;
   std::string version_;
   steady_clock::time_point started_ = steady_clock::now();
@@ -66,6 +67,21 @@ struct worker {
   boost::asio::io_context ioc{1};
   upstream_pool pool;
   std::uint32_t rotation = 0;  // balancer tie-breaking
+
+  // The catalog as this worker last saw it; refreshed (under the state's lock) only when the
+  // shared catalog has changed since.
+  std::shared_ptr<const model_catalog> catalog() {
+    auto v = state.catalog_version();
+    if (v != catalog_version_) {
+      catalog_ = state.catalog();
+      catalog_version_ = v;
+    }
+    return catalog_;
+  }
+
+ private:
+  std::shared_ptr<const model_catalog> catalog_;
+  std::uint64_t catalog_version_ = 0;
 };
 
 }  // namespace corral

@@ -8,9 +8,10 @@
 #include "gateway/upstream_client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -24,14 +25,16 @@
 #include <array>
 #include <charconv>
 #include <cstring>
+#include <memory>
 #include <vector>
+
+#include <sys/socket.h>
 
 namespace corral {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace json = boost::json;
-using namespace net::experimental::awaitable_operators;
 
 namespace {
 
@@ -88,10 +91,58 @@ std::uint64_t number_after(std::string_view text, std::string_view key) {
   return v;
 }
 
-struct relay_state {
-  std::vector<char>& buf;
-  std::string tail;
+// Watches the client while its request is proxied. A plain completion handler rather than a
+// second coroutine raced with `||`: that costs two co_spawns and a parallel group per request,
+// which showed in profiles. Shared, because the handler may run after the request is over.
+struct client_watch {
+  net::cancellation_signal stop;            // ends the wait when the request is done
+  net::ip::tcp::socket* client = nullptr;
+  net::ip::tcp::socket* upstream = nullptr; // the backend connection in use, if any
+  bool done = false;                        // the request is over: touch nothing
+  bool gone = false;                        // the client closed its connection
 };
+
+void arm_watch(const std::shared_ptr<client_watch>& st) {
+  st->client->async_wait(
+      net::ip::tcp::socket::wait_read,
+      net::bind_cancellation_slot(st->stop.slot(), [st](const boost::system::error_code& ec) {
+        if (ec || st->done) return;
+        char byte;
+        auto n = ::recv(st->client->native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n > 0) return;  // a pipelined request: the client is there; stop watching
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+          arm_watch(st);
+          return;
+        }
+        // Closed or reset: close the backend connection now, which makes Ollama stop.
+        st->gone = true;
+        if (st->upstream) {
+          boost::system::error_code ignored;
+          st->upstream->close(ignored);
+        }
+      }));
+}
+
+struct relay_state {
+  byte_buffer& buf;
+  std::string tail;
+  client_watch* watch = nullptr;
+};
+
+// Marks the backend connection in use for the watch, for as long as this object lives.
+struct watched_upstream {
+  watched_upstream(relay_state& rs, net::ip::tcp::socket& s) : rs_(rs) {
+    if (rs_.watch) rs_.watch->upstream = &s;
+  }
+  ~watched_upstream() {
+    if (rs_.watch) rs_.watch->upstream = nullptr;
+  }
+  watched_upstream(const watched_upstream&) = delete;
+  watched_upstream& operator=(const watched_upstream&) = delete;
+  relay_state& rs_;
+};
+
+bool client_gone(const relay_state& rs) { return rs.watch && rs.watch->gone; }
 
 // Relays the upstream body after its head was read: framed (NDJSON/SSE, forwarded record by
 // record) or raw. Returns "" on a clean end, else what broke.
@@ -102,37 +153,38 @@ net::awaitable<std::string> relay_body(worker& w, downstream& client, upstream_c
   auto timeout = w.state.cfg()->ollama.timeout;
   line_framer framer(kind);
   auto& buf = rs.buf;
-  if (buf.size() < relay_buffer_initial) buf.resize(relay_buffer_initial);
+  buf.grow(relay_buffer_initial, 0);
   std::size_t pending = 0;
   std::size_t scanned = 0;
   while (!p.is_done()) {
-    if (pending == buf.size()) {
-      if (buf.size() >= relay_buffer_max) co_return "a streamed record exceeded " + std::to_string(relay_buffer_max) + " bytes";
-      buf.resize(std::min(buf.size() * 2, relay_buffer_max));
+    if (pending == buf.size) {
+      if (buf.size >= relay_buffer_max) co_return "a streamed record exceeded " + std::to_string(relay_buffer_max) + " bytes";
+      buf.grow(std::min(buf.size * 2, relay_buffer_max), pending);
     }
-    p.get().body().data = buf.data() + pending;
-    p.get().body().size = buf.size() - pending;
+    p.get().body().data = buf.data.get() + pending;
+    p.get().body().size = buf.size - pending;
     c.stream.expires_after(timeout);
     auto [ec, n] = co_await http::async_read_some(c.stream, c.buffer, p, net::as_tuple(net::use_awaitable));
     if (ec == http::error::need_buffer) ec = {};
-    std::size_t got = (buf.size() - pending) - p.get().body().size;
+    std::size_t got = (buf.size - pending) - p.get().body().size;
     pending += got;
     std::size_t ready = pending;
     if (framed && !p.is_done()) {
-      ready = framer.complete_prefix(std::string_view(buf.data(), pending), scanned);
+      ready = framer.complete_prefix(std::string_view(buf.data.get(), pending), scanned);
       scanned = pending;
     }
     if (ready > 0) {
-      std::string_view out(buf.data(), ready);
+      std::string_view out(buf.data.get(), ready);
       keep_tail(rs.tail, out);
       if (chunked_out) co_await client.write_chunk(out);
       else co_await client.write_raw(out);
       if (client.broken) co_return "client went away";
-      std::memmove(buf.data(), buf.data() + ready, pending - ready);
+      std::memmove(buf.data.get(), buf.data.get() + ready, pending - ready);
       pending -= ready;
       scanned = pending;
     }
     if (ec) {
+      if (client_gone(rs)) co_return "client went away";
       if (ec == beast::error::timeout)
         co_return "backend " + b.name() + " sent nothing for " + seconds_text(timeout) + " mid-stream";
       co_return "backend " + b.name() + " broke the stream: " + ec.message();
@@ -160,7 +212,7 @@ net::awaitable<std::string> read_whole_body(upstream_connection& c, http::respon
 
 net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_request& req, backend& b,
                                     bool may_retry, relay_state& rs) {
-  auto cfg = w.state.cfg();
+  const auto& cfg = w.state.cfg();
   auto& metrics = w.state.metrics();
   bool has_body = !req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "DELETE";
   auto head = request_head(req.method, req.target, b, client.ctx.id, req.body.size(), has_body, req.forwarded_headers);
@@ -183,6 +235,11 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
                          (timed_out ? "timed out after " + seconds_text(cfg->ollama.connect_timeout) : acquired.ec.message()));
     }
     auto& c = *acquired.conn;
+    watched_upstream watched(rs, c.stream.socket());
+    if (client_gone(rs)) {
+      client.broken = true;
+      co_return attempt{};
+    }
     c.stream.expires_after(cfg->ollama.timeout);
     std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(req.body.data(), req.body.size())};
     auto [wec, wn] = co_await net::async_write(c.stream, bufs, net::as_tuple(net::use_awaitable));
@@ -194,6 +251,10 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
     if (!ec) {
       auto [hec, hn] = co_await http::async_read_header(c.stream, c.buffer, p, net::as_tuple(net::use_awaitable));
       ec = hec;
+    }
+    if (ec && client_gone(rs)) {
+      client.broken = true;
+      co_return attempt{};
     }
     if (ec) {
       if (c.reused && fresh == 0 && ec != beast::error::timeout && !p.got_some()) continue;  // stale keep-alive
@@ -252,7 +313,8 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
       else if (!bodyless) out.append("Content-Length: 0\r\n");
       out.append("\r\n");
       client.head_sent = true;
-      co_await client.write_raw(out);
+      client.pending_head = std::move(out);  // goes out with the first body bytes
+      if (bodyless) co_await client.write_raw({});
       if (!bodyless && !client.broken) {
         auto broke = co_await relay_body(w, client, c, p, false, framing::ndjson, false, req.route.flavor, rs, b);
         if (!broke.empty()) {
@@ -304,8 +366,8 @@ net::awaitable<void> refresh_all_healthy(worker& w) {
   co_await join_all(std::move(tasks));
 }
 
-net::awaitable<void> proxy_attempts(worker& w, downstream& client, const proxy_request& req) {
-  auto cfg = w.state.cfg();
+net::awaitable<void> proxy_attempts(worker& w, downstream& client, const proxy_request& req, client_watch* watch) {
+  const auto& cfg = w.state.cfg();
   auto& metrics = w.state.metrics();
   auto& backends = w.state.backends();
   auto flavor = req.route.flavor;
@@ -314,7 +376,7 @@ net::awaitable<void> proxy_attempts(worker& w, downstream& client, const proxy_r
   backend_mask loaded = 0;
   if (!req.model.empty()) {
     has = co_await backends_with_model(w, req.model, true);
-    loaded = w.state.catalog()->loaded_on(req.model);
+    loaded = w.catalog()->loaded_on(req.model);
   } else {
     for (auto& b : backends) has |= backend_mask{1} << b->index();
   }
@@ -322,8 +384,8 @@ net::awaitable<void> proxy_attempts(worker& w, downstream& client, const proxy_r
 
   std::vector<balancer_candidate> candidates;
   candidates.reserve(backends.size());
-  std::vector<char> relay_buffer;
-  relay_state rs{relay_buffer, {}};
+  byte_buffer own_buffer;  // only when the caller gave none
+  relay_state rs{client.relay ? *client.relay : own_buffer, {}, watch};
   backend_mask tried = 0;
   attempt last;
   int max_attempts = 1 + cfg->ollama.max_retries;
@@ -364,7 +426,7 @@ net::awaitable<void> proxy_attempts(worker& w, downstream& client, const proxy_r
     if (i > 0) metrics.count_retry(static_cast<std::size_t>(w.index));
     ++client.ctx.attempts;
     last = co_await try_backend(w, client, req, b, i + 1 < max_attempts, rs);
-    if (last.result == outcome::done) co_return;
+    if (last.result == outcome::done || client_gone(rs)) co_return;
     if (last.result == outcome::failed) {
       co_await client.reply_error(flavor, last.status, last.message);
       co_return;
@@ -393,29 +455,11 @@ void count_tokens(std::string_view tail, request_context& ctx) {
   }
 }
 
-net::awaitable<void> watch_client(downstream& client) {
-  auto& sock = client.stream.socket();
-  for (;;) {
-    if (client.buffer.size() > (1u << 20)) {
-      // Enough pipelined requests buffered: stop reading, keep waiting until cancelled.
-      net::steady_timer forever(sock.get_executor(), steady_clock::time_point::max());
-      co_await forever.async_wait(net::as_tuple(net::use_awaitable));
-      co_return;
-    }
-    auto [ec, n] = co_await sock.async_read_some(client.buffer.prepare(4096), net::as_tuple(net::use_awaitable));
-    if (ec) {
-      if (ec != net::error::operation_aborted) client.broken = true;
-      co_return;
-    }
-    client.buffer.commit(n);
-  }
-}
-
 net::awaitable<backend_mask> backends_with_model(worker& w, const std::string& model, bool allow_auto_pull) {
-  auto has = w.state.catalog()->installed_on(model);
+  auto has = w.catalog()->installed_on(model);
   if (has) co_return has;
   co_await refresh_all_healthy(w);
-  has = w.state.catalog()->installed_on(model);
+  has = w.catalog()->installed_on(model);
   if (has || !allow_auto_pull || !w.state.cfg()->ollama.auto_pull) co_return has;
 
   // Auto-pull onto the least-loaded healthy backend.
@@ -439,13 +483,18 @@ net::awaitable<backend_mask> backends_with_model(worker& w, const std::string& m
     co_return 0;
   }
   co_await refresh_models(w, *target);
-  co_return w.state.catalog()->installed_on(model);
+  co_return w.catalog()->installed_on(model);
 }
 
 net::awaitable<void> proxy(worker& w, downstream& client, const proxy_request& req) {
-  auto result = co_await (proxy_attempts(w, client, req) || watch_client(client));
-  if (result.index() == 1) {
-    // The client went away: the attempt (and its upstream connection) is already gone.
+  auto watch = std::make_shared<client_watch>();
+  watch->client = &client.stream.socket();
+  arm_watch(watch);
+  co_await proxy_attempts(w, client, req, watch.get());
+  watch->done = true;
+  watch->stop.emit(net::cancellation_type::all);
+  if (watch->gone) {
+    // The client went away: the backend connection was closed at that moment.
     client.broken = true;
     if (client.ctx.status == 0 || !client.head_sent) client.ctx.status = 499;
     if (client.ctx.error.empty()) client.ctx.error = "client closed the connection";

@@ -28,11 +28,6 @@ struct proxy_request {
 // Serves `req` from the fleet; answers the client in every case (unless it is gone).
 boost::asio::awaitable<void> proxy(worker& w, downstream& client, const proxy_request& req);
 
-// Completes when the client closes its connection (or errors). Bytes the client sends meanwhile
-// (a pipelined request) are kept in client.buffer. Never completes while the client is only
-// quiet.
-boost::asio::awaitable<void> watch_client(downstream& client);
-
 // Backends that have `model` per the catalog, refreshing the catalog from the healthy backends
 // once when none has it (a model pulled behind corral's back), and pulling it first when
 // ollama.auto_pull is on. 0 when no backend has it.

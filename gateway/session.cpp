@@ -384,16 +384,23 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
   std::string forwarded;
   auto& metrics = w.state.metrics();
   read_deadline deadline(stream.get_executor(), stream.socket());
+  stream.socket().non_blocking(true, ec);
+  byte_buffer relay;  // reused by every request of this connection
 
   for (;;) {
-    auto cfg = w.state.cfg();
+    const auto& cfg = w.state.cfg();
     const auto& sc = cfg->server;
     if (buffer.size() == 0) {
       // Idle keep-alive: wait for the next request's first bytes.
+      // Wait for readiness first: a read now would only find nothing and cost a system call.
       deadline.arm(sc.keepalive_timeout);
-      auto [rec, n] = co_await stream.socket().async_read_some(buffer.prepare(4096), net::as_tuple(net::use_awaitable));
+      auto [wec] = co_await stream.socket().async_wait(tcp::socket::wait_read, net::as_tuple(net::use_awaitable));
       deadline.disarm();
-      if (rec) co_return;
+      if (wec) co_return;
+      boost::system::error_code rec;
+      auto n = stream.socket().read_some(buffer.prepare(16 * 1024), rec);
+      if (rec == net::error::would_block) continue;
+      if (rec || n == 0) co_return;
       buffer.commit(n);
     }
     request_context ctx;
@@ -499,6 +506,7 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     forwarded_headers(req, client_ip, forwarded);
 
     downstream client{stream, buffer, ctx};
+    client.relay = &relay;
     client.keep_alive = req.keep_alive();
     client.head_only = req.method() == http::verb::head;
     client.http10 = req.version() < 11;

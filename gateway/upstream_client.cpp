@@ -44,7 +44,7 @@ net::awaitable<upstream_reply> fetch(worker& w, const backend& b, std::string_vi
                                      std::string_view target, std::string_view body, millis timeout,
                                      std::string_view request_id) {
   upstream_reply reply;
-  auto cfg = w.state.cfg();
+  const auto& cfg = w.state.cfg();
   bool has_body = method == "POST" || method == "DELETE" || !body.empty();
   auto head = request_head(method, target, b, request_id, body.size(), has_body);
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -96,7 +96,7 @@ net::awaitable<upstream_reply> fetch_lines(worker& w, const backend& b, std::str
                                            const std::function<void(std::string_view)>& on_line,
                                            std::string_view request_id) {
   upstream_reply reply;
-  auto cfg = w.state.cfg();
+  const auto& cfg = w.state.cfg();
   auto head = request_head(method, target, b, request_id, body.size(), true);
   auto acquired = co_await w.pool.acquire(b, cfg->ollama.connect_timeout);
   if (acquired.ec) {
