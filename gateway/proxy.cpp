@@ -95,6 +95,8 @@ std::uint64_t number_after(std::string_view text, std::string_view key) {
 // second coroutine raced with `||`: that costs two co_spawns and a parallel group per request,
 // which showed in profiles. Shared, because the handler may run after the request is over.
 struct client_watch {
+  explicit client_watch(const net::any_io_executor& ex) : delay(ex) {}
+  net::steady_timer delay;                  // the watch starts after watch_delay
   net::cancellation_signal stop;            // ends the wait when the request is done
   net::ip::tcp::socket* client = nullptr;
   net::ip::tcp::socket* upstream = nullptr; // the backend connection in use, if any
@@ -487,11 +489,20 @@ net::awaitable<backend_mask> backends_with_model(worker& w, const std::string& m
 }
 
 net::awaitable<void> proxy(worker& w, downstream& client, const proxy_request& req) {
-  auto watch = std::make_shared<client_watch>();
+  // Most answers come back within milliseconds; watching the client costs a system call, so
+  // the watch starts only once the request has run for watch_delay. A client that left before
+  // then is seen at once when the watch starts (its socket is already readable), so a
+  // disconnect is acted on within 100 ms either way.
+  constexpr auto watch_delay = std::chrono::milliseconds(40);
+  auto watch = std::make_shared<client_watch>(client.stream.get_executor());
   watch->client = &client.stream.socket();
-  arm_watch(watch);
+  watch->delay.expires_after(watch_delay);
+  watch->delay.async_wait([watch](const boost::system::error_code& ec) {
+    if (!ec && !watch->done) arm_watch(watch);
+  });
   co_await proxy_attempts(w, client, req, watch.get());
   watch->done = true;
+  watch->delay.cancel();
   watch->stop.emit(net::cancellation_type::all);
   if (watch->gone) {
     // The client went away: the backend connection was closed at that moment.
