@@ -3,6 +3,8 @@
 -- Environment (read once when wrk loads the script):
 --   BENCH_STREAM  "true" or "false" (default false): the body's "stream" field
 --   BENCH_TOKENS  tokens per answer, sent as X-Fake-Tokens (default: the fake's --tokens)
+--   BENCH_TOKEN_DELAY_MS  milliseconds between streamed lines, sent as X-Fake-Token-Delay-Ms
+--                 (default: none, the fake's --token-delay-ms, which compare.sh leaves at 0)
 --
 -- No request() or response() callback is defined, on purpose: wrk then builds the request
 -- once and never enters Lua per request, so wrk spends as little CPU as possible.
@@ -11,6 +13,7 @@
 
 local stream = os.getenv("BENCH_STREAM") == "true"
 local tokens = os.getenv("BENCH_TOKENS")
+local token_delay_ms = os.getenv("BENCH_TOKEN_DELAY_MS")
 
 wrk.method = "POST"
 wrk.path = "/api/generate"
@@ -19,6 +22,9 @@ wrk.body = '{"model":"llama2","prompt":"Why is the sky blue?","stream":' ..
 wrk.headers["Content-Type"] = "application/json"
 if tokens and tokens ~= "" then
   wrk.headers["X-Fake-Tokens"] = tokens
+end
+if token_delay_ms and token_delay_ms ~= "" then
+  wrk.headers["X-Fake-Token-Delay-Ms"] = token_delay_ms
 end
 
 function done(summary, latency, requests)

@@ -16,15 +16,6 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-json::array models_of(const std::string& body) {
-  boost::system::error_code ec;
-  auto v = json::parse(body, ec);
-  if (ec || !v.is_object()) return {};
-  auto* models = v.get_object().if_contains("models");
-  if (!models || !models->is_array()) return {};
-  return models->get_array();
-}
-
 net::awaitable<bool> resolve(backend& b) {
   auto ex = co_await net::this_coro::executor;
   tcp::resolver resolver(ex);
@@ -49,8 +40,8 @@ net::awaitable<void> refresh_models(worker& w, backend& b) {
   if (tags.ec || tags.status != 200) co_return;
   backend_models m;
   m.known = true;
-  m.tags = models_of(tags.body);
-  if (!ps.ec && ps.status == 200) m.running = models_of(ps.body);
+  m.tags = models_in(tags.body);
+  if (!ps.ec && ps.status == 200) m.running = models_in(ps.body);
   w.state.update_backend_models(b.index(), std::move(m));
 }
 

@@ -57,15 +57,6 @@ std::vector<backend*> members(worker& w, backend_mask mask) {
   return out;
 }
 
-json::array models_of(const std::string& body) {
-  boost::system::error_code ec;
-  auto v = json::parse(body, ec);
-  if (ec || !v.is_object()) return {};
-  auto* m = v.get_object().if_contains("models");
-  if (!m || !m->is_array()) return {};
-  return m->get_array();
-}
-
 std::string message_of(const upstream_reply& r) {
   if (r.ec) return r.error_message();
   boost::system::error_code ec;
@@ -98,6 +89,30 @@ bool version_less(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+namespace {
+
+// The "models" lists of /api/tags or /api/ps from every backend in `mask`, asked at once.
+struct model_lists {
+  std::vector<upstream_reply> replies;  // in backend order
+  std::vector<json::array> lists;       // parsed, parallel to replies
+  std::vector<const json::array*> answered;
+};
+
+net::awaitable<model_lists> gather_models(worker& w, backend_mask mask, std::string_view target,
+                                          std::string_view request_id) {
+  model_lists out;
+  out.replies = co_await fan_out(w, mask, "GET", target, {}, request_id);
+  out.lists.resize(out.replies.size());
+  for (std::size_t i = 0; i < out.replies.size(); ++i) {
+    if (out.replies[i].ec || out.replies[i].status != 200) continue;
+    out.lists[i] = models_in(out.replies[i].body);
+    out.answered.push_back(&out.lists[i]);
+  }
+  co_return out;
+}
+
+}  // namespace
+
 net::awaitable<void> serve_tags(worker& w, downstream& client, bool openai) {
   auto healthy = w.state.healthy_mask();
   auto flavor = openai ? api_flavor::openai : api_flavor::ollama;
@@ -106,25 +121,24 @@ net::awaitable<void> serve_tags(worker& w, downstream& client, bool openai) {
     co_return;
   }
   auto targets = members(w, healthy);
-  auto replies = co_await fan_out(w, healthy, "GET", "/api/tags", {}, client.ctx.id);
-  std::vector<json::array> lists(replies.size());
-  std::vector<const json::array*> ptrs;
-  for (std::size_t i = 0; i < replies.size(); ++i) {
-    if (replies[i].ec || replies[i].status != 200) continue;
-    lists[i] = models_of(replies[i].body);
-    ptrs.push_back(&lists[i]);
-    auto current = w.catalog()->per_backend();
-    backend_models m;
-    m.known = true;
-    m.tags = lists[i];
-    if (targets[i]->index() < static_cast<int>(current.size())) m.running = current[targets[i]->index()].running;
-    w.state.update_backend_models(targets[i]->index(), std::move(m));
-  }
-  if (ptrs.empty()) {
-    co_await client.reply_error(flavor, 502, "no backend answered /api/tags: " + message_of(replies.front()));
+  auto got = co_await gather_models(w, healthy, "/api/tags", client.ctx.id);
+  if (got.answered.empty()) {
+    auto message = "no backend answered /api/tags: " + message_of(got.replies.front());
+    co_await client.reply_error(flavor, 502, message);
     co_return;
   }
-  auto merged = merge_tags(ptrs);
+  // What the backends just said is the freshest catalog there is: keep it.
+  auto current = w.catalog();
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    if (got.replies[i].ec || got.replies[i].status != 200) continue;
+    auto index = static_cast<std::size_t>(targets[i]->index());
+    backend_models m;
+    m.known = true;
+    m.tags = got.lists[i];
+    if (index < current->per_backend().size()) m.running = current->per_backend()[index].running;
+    w.state.update_backend_models(index, std::move(m));
+  }
+  auto merged = merge_tags(got.answered);
   // Built before the co_await: GCC 12 double-destroys conditional temporaries across co_await.
   std::string text = openai ? json::serialize(openai_model_list(merged)) : json::serialize(merged);
   co_await client.reply(200, json_type, text);
@@ -136,19 +150,13 @@ net::awaitable<void> serve_ps(worker& w, downstream& client) {
     co_await client.reply_error(api_flavor::ollama, 503, "no healthy backend");
     co_return;
   }
-  auto replies = co_await fan_out(w, healthy, "GET", "/api/ps", {}, client.ctx.id);
-  std::vector<json::array> lists(replies.size());
-  std::vector<const json::array*> ptrs;
-  for (std::size_t i = 0; i < replies.size(); ++i) {
-    if (replies[i].ec || replies[i].status != 200) continue;
-    lists[i] = models_of(replies[i].body);
-    ptrs.push_back(&lists[i]);
-  }
-  if (ptrs.empty()) {
-    co_await client.reply_error(api_flavor::ollama, 502, "no backend answered /api/ps: " + message_of(replies.front()));
+  auto got = co_await gather_models(w, healthy, "/api/ps", client.ctx.id);
+  if (got.answered.empty()) {
+    auto message = "no backend answered /api/ps: " + message_of(got.replies.front());
+    co_await client.reply_error(api_flavor::ollama, 502, message);
     co_return;
   }
-  co_await client.reply(200, json_type, json::serialize(merge_running(ptrs)));
+  co_await client.reply(200, json_type, json::serialize(merge_running(got.answered)));
 }
 
 net::awaitable<void> serve_version(worker& w, downstream& client) {

@@ -2,6 +2,7 @@
 
 #include "gateway/core/model_name.hpp"
 
+#include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
 #include <algorithm>
@@ -123,6 +124,15 @@ model_catalog model_catalog::with_backend(std::size_t index, backend_models mode
   if (index >= copy.size()) copy.resize(index + 1);
   copy[index] = std::move(models);
   return model_catalog(std::move(copy));
+}
+
+json::array models_in(std::string_view body) {
+  boost::system::error_code ec;
+  auto v = json::parse(body, ec);
+  if (ec || !v.is_object()) return {};
+  auto* models = v.get_object().if_contains("models");
+  if (!models || !models->is_array()) return {};
+  return std::move(models->get_array());
 }
 
 json::object merge_tags(const std::vector<const json::array*>& lists) {

@@ -50,6 +50,9 @@ class model_catalog {
   string_map<presence> index_;
 };
 
+// The "models" array of an /api/tags or /api/ps answer body (empty when the body has none).
+boost::json::array models_in(std::string_view body);
+
 // {"models":[...]} from several /api/tags answers: one entry per model name (case-insensitive),
 // newest `modified_at` first, as Ollama orders them.
 boost::json::object merge_tags(const std::vector<const boost::json::array*>& lists);

@@ -40,24 +40,48 @@ std::string request_head(std::string_view method, std::string_view target, const
   return head;
 }
 
+namespace {
+
+// A pooled (or new) connection to `b` with `head` and `body` written to it. On failure the
+// reply says why, and the connection is null.
+struct sent_request {
+  upstream_connection_ptr conn;
+  upstream_reply failure;
+};
+
+net::awaitable<sent_request> send_request(worker& w, const backend& b, const std::string& head, std::string_view body,
+                                          millis timeout) {
+  sent_request out;
+  auto acquired = co_await w.pool.acquire(b, w.state.cfg()->ollama.connect_timeout);
+  if (acquired.ec) {
+    out.failure.ec = acquired.ec;
+    out.failure.kind = acquired.ec == beast::error::timeout ? upstream_error_kind::timeout : upstream_error_kind::connect;
+    co_return out;
+  }
+  acquired.conn->stream.expires_after(timeout);
+  std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(body.data(), body.size())};
+  auto [ec, n] = co_await net::async_write(acquired.conn->stream, bufs, net::as_tuple(net::use_awaitable));
+  if (ec) {
+    out.failure.ec = ec;
+    out.failure.kind = upstream_error_kind::connect;
+  }
+  out.conn = std::move(acquired.conn);
+  co_return out;
+}
+
+}  // namespace
+
 net::awaitable<upstream_reply> fetch(worker& w, const backend& b, std::string_view method,
                                      std::string_view target, std::string_view body, millis timeout,
                                      std::string_view request_id) {
   upstream_reply reply;
-  const auto& cfg = w.state.cfg();
   bool has_body = method == "POST" || method == "DELETE" || !body.empty();
   auto head = request_head(method, target, b, request_id, body.size(), has_body);
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto acquired = co_await w.pool.acquire(b, cfg->ollama.connect_timeout);
-    if (acquired.ec) {
-      reply.ec = acquired.ec;
-      reply.kind = acquired.ec == beast::error::timeout ? upstream_error_kind::timeout : upstream_error_kind::connect;
-      co_return reply;
-    }
-    auto& c = *acquired.conn;
-    c.stream.expires_after(timeout);
-    std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(body.data(), body.size())};
-    auto [wec, wn] = co_await net::async_write(c.stream, bufs, net::as_tuple(net::use_awaitable));
+    auto sent = co_await send_request(w, b, head, body, timeout);
+    if (!sent.conn) co_return sent.failure;
+    auto& c = *sent.conn;
+    beast::error_code wec = sent.failure.ec;
     http::response_parser<http::string_body> parser;
     parser.body_limit(256u << 20);
     parser.header_limit(64 * 1024);
@@ -77,7 +101,7 @@ net::awaitable<upstream_reply> fetch(worker& w, const backend& b, std::string_vi
     reply.status = res.result_int();
     reply.content_type = std::string(res[http::field::content_type]);
     reply.body = std::move(res.body());
-    if (res.keep_alive()) w.pool.release(b.index(), std::move(acquired.conn));
+    if (res.keep_alive()) w.pool.release(b.index(), std::move(sent.conn));
     if (reply.status >= 500) reply.kind = upstream_error_kind::status_5xx;
     co_return reply;
   }
@@ -96,23 +120,10 @@ net::awaitable<upstream_reply> fetch_lines(worker& w, const backend& b, std::str
                                            const std::function<void(std::string_view)>& on_line,
                                            std::string_view request_id) {
   upstream_reply reply;
-  const auto& cfg = w.state.cfg();
   auto head = request_head(method, target, b, request_id, body.size(), true);
-  auto acquired = co_await w.pool.acquire(b, cfg->ollama.connect_timeout);
-  if (acquired.ec) {
-    reply.ec = acquired.ec;
-    reply.kind = acquired.ec == beast::error::timeout ? upstream_error_kind::timeout : upstream_error_kind::connect;
-    co_return reply;
-  }
-  auto& c = *acquired.conn;
-  c.stream.expires_after(idle_timeout);
-  std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(body.data(), body.size())};
-  auto [wec, wn] = co_await net::async_write(c.stream, bufs, net::as_tuple(net::use_awaitable));
-  if (wec) {
-    reply.ec = wec;
-    reply.kind = upstream_error_kind::connect;
-    co_return reply;
-  }
+  auto sent = co_await send_request(w, b, head, body, idle_timeout);
+  if (!sent.conn || sent.failure.ec) co_return sent.failure;
+  auto& c = *sent.conn;
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(boost::none);
   auto [hec, hn] = co_await http::async_read_header(c.stream, c.buffer, parser, net::as_tuple(net::use_awaitable));
@@ -153,7 +164,7 @@ net::awaitable<upstream_reply> fetch_lines(worker& w, const backend& b, std::str
     }
   }
   if (ok && !pending.empty()) on_line(pending);
-  if (parser.keep_alive()) w.pool.release(b.index(), std::move(acquired.conn));
+  if (parser.keep_alive()) w.pool.release(b.index(), std::move(sent.conn));
   co_return reply;
 }
 
