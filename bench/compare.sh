@@ -7,6 +7,13 @@
 #       per request;
 #   (b) streaming POST /api/generate ("stream":true, --tokens tokens per answer, no delay):
 #       chunks/s (responses/s x NDJSON lines per response), and the proxy's CPU time per chunk.
+#       The fake writes the lines back to back, so a proxy that reads several of them at once
+#       may forward them as one HTTP chunk (nginx does): its CPU per line is then flattered;
+#   (c) the same stream, paced as real Ollama paces tokens: the fake waits --token-delay-ms
+#       between lines (request header X-Fake-Token-Delay-Ms), with --paced-connections streams
+#       at once. Each line then reaches the proxy alone and costs it a read and a write: this
+#       is the realistic CPU per chunk. A curl through each path, idle and again in the middle of
+#       the run, counts the HTTP chunks per response, so the report shows whether lines merged.
 # CPU time is utime+stime from /proc/<pid>/stat, taken just before and just after each wrk run
 # (nginx: master + worker). The table ends with corral/nginx ratios; the project's goal is <= 1.5x.
 #
@@ -14,7 +21,8 @@
 # keep up to 64 idle keep-alive connections to the fake; nginx streams unbuffered. See
 # bench/nginx.conf.in for the nginx side.
 #
-# usage: bench/compare.sh [--duration S] [--connections N] [--tokens N] [--out FILE] [--keep]
+# usage: bench/compare.sh [--duration S] [--connections N] [--tokens N] [--token-delay-ms D]
+#                         [--paced-connections N] [--out FILE] [--keep]
 # Environment: CORRAL_BIN, FAKE_BIN (default: build/corral, build/fake-ollama).
 set -euo pipefail
 
@@ -29,6 +37,8 @@ NGINX_TEMPLATE=$HERE/nginx.conf.in
 DURATION=10        # seconds per measured wrk run
 CONNECTIONS=32     # wrk connections (wrk runs one thread: -t1)
 TOKENS=64          # tokens per streamed answer (X-Fake-Tokens)
+TOKEN_DELAY_MS=5   # paced run: ms between streamed lines (X-Fake-Token-Delay-Ms)
+PACED_CONNECTIONS=256  # paced run: wrk connections, i.e. streams in flight at once
 WARMUP=1           # seconds of unmeasured load before each run (opens upstream keep-alives)
 FAKE_THREADS=1     # the fake's settings are fixed, and the same for all three paths
 FAKE_TOKENS=10     # tokens in a non-streaming answer
@@ -36,10 +46,13 @@ OUT=""
 KEEP=0
 
 usage() {
-  echo "usage: bench/compare.sh [--duration S] [--connections N] [--tokens N] [--out FILE] [--keep]" >&2
+  echo "usage: bench/compare.sh [--duration S] [--connections N] [--tokens N] [--token-delay-ms D]" >&2
+  echo "                        [--paced-connections N] [--out FILE] [--keep]" >&2
   echo "  --duration S     seconds per measured run (default $DURATION)" >&2
-  echo "  --connections N  concurrent wrk connections (default $CONNECTIONS)" >&2
+  echo "  --connections N  concurrent wrk connections, unpaced runs (default $CONNECTIONS)" >&2
   echo "  --tokens N       tokens per streamed answer (default $TOKENS)" >&2
+  echo "  --token-delay-ms D  paced stream: ms between lines (default $TOKEN_DELAY_MS)" >&2
+  echo "  --paced-connections N  paced stream: concurrent wrk connections (default $PACED_CONNECTIONS)" >&2
   echo "  --out FILE       also write the markdown report to FILE" >&2
   echo "  --keep           keep the temp dir (configs, logs) after the run" >&2
 }
@@ -53,6 +66,8 @@ parse_args() {
       --duration) DURATION=${2:?}; shift 2 ;;
       --connections) CONNECTIONS=${2:?}; shift 2 ;;
       --tokens) TOKENS=${2:?}; shift 2 ;;
+      --token-delay-ms) TOKEN_DELAY_MS=${2:?}; shift 2 ;;
+      --paced-connections) PACED_CONNECTIONS=${2:?}; shift 2 ;;
       --out) OUT=${2:?}; shift 2 ;;
       --keep) KEEP=1; shift ;;
       -h|--help) usage; exit 0 ;;
@@ -62,6 +77,11 @@ parse_args() {
   [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "--duration wants whole seconds >= 1, got '$DURATION'"
   [[ $CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "--connections wants a number >= 1, got '$CONNECTIONS'"
   [[ $TOKENS =~ ^[1-9][0-9]*$ ]] || die "--tokens wants a number >= 1, got '$TOKENS'"
+  [[ $TOKEN_DELAY_MS =~ ^[1-9][0-9]*$ ]] || die "--token-delay-ms wants a number >= 1, got '$TOKEN_DELAY_MS'"
+  [[ $PACED_CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "--paced-connections wants a number >= 1, got '$PACED_CONNECTIONS'"
+  # wrk's --timeout bounds a whole response; a paced one takes at least TOKENS x TOKEN_DELAY_MS.
+  # Four times that plus 10 s leaves room for a loaded machine without hiding a stuck stream.
+  PACED_TIMEOUT=$(( (4 * TOKENS * TOKEN_DELAY_MS + 999) / 1000 + 10 ))
 }
 
 # The tools are checked first so a missing one costs nothing and says how to get it.
@@ -220,30 +240,57 @@ EOF
 
 # --- checks and measurements -------------------------------------------------------------------
 
-# One curl per path and mode, before any load: the answer must be a real 200 from the fake, and
-# a stream must carry tokens+1 NDJSON lines (one per token, then the final "done":true line).
-# That line count is the "chunks per response" used for chunks/s. The HTTP chunks curl sees are
-# logged too; a proxy may merge lines that arrive together into one HTTP chunk.
-check_path() {
-  local name=$1 base=$2 out=$WORK/check-$1 code lines http_chunks
-  code=$(curl -s -o "$out.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
-    --data '{"model":"llama2","prompt":"Why is the sky blue?","stream":false}' "$base/api/generate")
-  [[ $code == 200 ]] || die "$name: non-streaming check got HTTP $code: $(head -c 300 "$out.json")"
-  grep -q '"done":true' "$out.json" || die "$name: non-streaming answer is not a finished generation"
+# One streamed answer through curl: stream_curl NAME BASE_URL DELAY_MS LABEL writes the raw
+# chunked body to $WORK/stream-NAME-LABEL.raw and the HTTP status (or "curl exit N") next to it,
+# in .code. DELAY_MS 0 sends no X-Fake-Token-Delay-Ms. It may run in the background.
+stream_curl() {
+  local name=$1 base=$2 delay=$3 label=$4 out=$WORK/stream-$1-$4 code rc=0
+  local hdrs=(-H 'Content-Type: application/json' -H "X-Fake-Tokens: $TOKENS")
+  [[ $delay == 0 ]] || hdrs+=(-H "X-Fake-Token-Delay-Ms: $delay")
+  code=$(curl -s --raw --max-time "$PACED_TIMEOUT" -o "$out.raw" -w '%{http_code}' -X POST \
+    "${hdrs[@]}" --data '{"model":"llama2","prompt":"Why is the sky blue?","stream":true}' \
+    "$base/api/generate") || rc=$?
+  ((rc == 0)) || code="curl exit $rc"
+  echo "$code" >"$out.code"
+}
 
-  code=$(curl -s --raw -o "$out.raw" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
-    -H "X-Fake-Tokens: $TOKENS" \
-    --data '{"model":"llama2","prompt":"Why is the sky blue?","stream":true}' "$base/api/generate")
-  [[ $code == 200 ]] || die "$name: streaming check got HTTP $code"
+# stream_parse NAME LABEL checks what stream_curl wrote: HTTP 200, TOKENS+1 NDJSON lines (one per
+# token, then the final "done":true line). Sets S_LINES and S_HTTP_CHUNKS: the HTTP chunks the
+# path sent, which is fewer than the lines when a proxy merged lines that arrived together.
+stream_parse() {
+  local name=$1 label=$2 out=$WORK/stream-$1-$2 code lines http_chunks
+  code=$(<"$out.code")
+  [[ $code == 200 ]] || die "$name: $label stream check got HTTP $code: $(head -c 300 "$out.raw")"
   # In the raw chunked body the size lines are the only lines made of hex digits alone.
   http_chunks=$(grep -c $'^[0-9a-fA-F]\+\r$' "$out.raw" || true)
   http_chunks=$((http_chunks - 1))   # the terminating 0-size chunk
   lines=$(grep -c '^{"model"' "$out.raw" || true)
-  [[ $lines == $((TOKENS + 1)) ]] || die "$name: stream has $lines NDJSON lines, expected $((TOKENS + 1))"
-  grep '^{"model"' "$out.raw" | tail -n 1 | grep -q '"done":true' || die "$name: stream does not end with done:true"
-  CHUNKS_PER_RESPONSE=$lines
-  HTTP_CHUNKS=$http_chunks
-  info "$name: 200 OK; a stream of $TOKENS tokens = $lines NDJSON lines in $http_chunks HTTP chunks"
+  [[ $lines == $((TOKENS + 1)) ]] || die "$name: $label stream has $lines NDJSON lines, expected $((TOKENS + 1))"
+  grep '^{"model"' "$out.raw" | tail -n 1 | grep -q '"done":true' \
+    || die "$name: $label stream does not end with done:true"
+  S_LINES=$lines
+  S_HTTP_CHUNKS=$http_chunks
+}
+
+# One curl per path and mode, before any load: the answer must be a real 200 from the fake, and
+# a stream must carry tokens+1 NDJSON lines. That line count is the "chunks per response" used for
+# chunks/s. The HTTP chunks curl sees are kept too, unpaced and paced (IDLE_PACED_HTTP_CHUNKS).
+check_path() {
+  local name=$1 base=$2 out=$WORK/check-$1 code
+  code=$(curl -s -o "$out.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    --data '{"model":"llama2","prompt":"Why is the sky blue?","stream":false}' "$base/api/generate") || true
+  [[ $code == 200 ]] || die "$name: non-streaming check got HTTP $code: $(head -c 300 "$out.json")"
+  grep -q '"done":true' "$out.json" || die "$name: non-streaming answer is not a finished generation"
+
+  stream_curl "$name" "$base" 0 unpaced
+  stream_parse "$name" unpaced
+  CHUNKS_PER_RESPONSE=$S_LINES
+  HTTP_CHUNKS=$S_HTTP_CHUNKS
+  info "$name: 200 OK; a stream of $TOKENS tokens = $S_LINES NDJSON lines in $S_HTTP_CHUNKS HTTP chunks"
+  stream_curl "$name" "$base" "$TOKEN_DELAY_MS" paced-idle
+  stream_parse "$name" paced-idle
+  IDLE_PACED_HTTP_CHUNKS=$S_HTTP_CHUNKS
+  info "$name: paced ${TOKEN_DELAY_MS} ms: $S_LINES NDJSON lines in $S_HTTP_CHUNKS HTTP chunks"
 }
 
 # The fake's count of fully written responses, to prove the proxy really forwarded each request.
@@ -251,27 +298,47 @@ fake_completed() {
   curl -s "http://127.0.0.1:$FAKE_PORT/fake/stats" | grep -o '"completed":[0-9]*' | cut -d: -f2
 }
 
-# run_wrk NAME BASE_URL STREAM(true|false) [PROXY_PID...]
+# run_wrk NAME BASE_URL MODE [PROXY_PID...], MODE one of
+#   plain   stream:false, --connections;
+#   stream  stream:true, --tokens, no delay, --connections;
+#   paced   stream:true, --tokens, --token-delay-ms, --paced-connections; a curl in the middle
+#           of the run counts the HTTP chunks of one answer under load (LOADED_HTTP_CHUNKS).
 # Sets R_REQS R_SECS R_P50 R_P99 (µs) R_PROXY_TICKS R_FAKE_TICKS. Fails on any wrk error.
 # With no proxy pid (the direct path) R_PROXY_TICKS is 0.
 run_wrk() {
-  local name=$1 base=$2 stream=$3; shift 3
-  local pids=("$@") log=$WORK/wrk-$name-stream-$stream.txt
-  local args=(-t1 -c"$CONNECTIONS" --timeout 10s -s "$LUA_SCRIPT" "$base/api/generate")
-  export BENCH_STREAM=$stream BENCH_TOKENS=""
-  [[ $stream == true ]] && BENCH_TOKENS=$TOKENS
+  local name=$1 base=$2 mode=$3; shift 3
+  local pids=("$@") log=$WORK/wrk-$name-$mode.txt
+  local conns=$CONNECTIONS timeout=10
+  export BENCH_STREAM=true BENCH_TOKENS=$TOKENS BENCH_TOKEN_DELAY_MS=""
+  case $mode in
+    plain) BENCH_STREAM=false BENCH_TOKENS="" ;;
+    stream) ;;
+    paced) BENCH_TOKEN_DELAY_MS=$TOKEN_DELAY_MS conns=$PACED_CONNECTIONS timeout=$PACED_TIMEOUT ;;
+    *) die "run_wrk: unknown mode $mode" ;;
+  esac
+  local args=(-t1 -c"$conns" --timeout "${timeout}s" -s "$LUA_SCRIPT" "$base/api/generate")
 
   # Warm-up, unmeasured: connections to the fake are opened here, not inside the window.
   wrk -d"${WARMUP}s" "${args[@]}" >/dev/null
   sleep 0.3
 
-  local p0 f0 c0 p1 f1 c1
+  local p0 f0 c0 p1 f1 c1 probe=""
   c0=$(fake_completed)
   p0=$(cpu_ticks "${pids[@]}")
   f0=$(cpu_ticks "$FAKE_PID")
+  if [[ $mode == paced ]]; then
+    # Halfway through the run, one more paced answer through the same path, counted by curl.
+    { sleep "$(calc "$DURATION / 2" 1)"; stream_curl "$name" "$base" "$TOKEN_DELAY_MS" paced-loaded; } &
+    probe=$!
+  fi
   wrk -d"${DURATION}s" "${args[@]}" >"$log" 2>&1 || { cat "$log" >&2; die "wrk failed on $name"; }
   p1=$(cpu_ticks "${pids[@]}")
   f1=$(cpu_ticks "$FAKE_PID")
+  if [[ -n $probe ]]; then
+    wait "$probe" || true
+    stream_parse "$name" paced-loaded
+    LOADED_HTTP_CHUNKS=$S_HTTP_CHUNKS
+  fi
   sleep 0.2   # the fake updates its counters right after each response ends
   c1=$(fake_completed)
 
@@ -286,12 +353,12 @@ run_wrk() {
   local errors=$((err_connect + err_read + err_write + err_status + err_timeout))
   if ((errors > 0 || requests == 0)); then
     cat "$log" >&2
-    die "$name (stream=$stream): $requests requests; errors: connect $err_connect, read $err_read," \
+    die "$name ($mode): $requests requests; errors: connect $err_connect, read $err_read," \
         "write $err_write, timeout $err_timeout, HTTP status >= 400: $err_status"
   fi
   # wrk counts 3xx as success; the fake never redirects this route, so every counted response
   # must have been completed by the fake (it may complete a few more that wrk cut off at the end).
-  ((c1 - c0 >= requests)) || die "$name (stream=$stream): wrk counted $requests responses but" \
+  ((c1 - c0 >= requests)) || die "$name ($mode): wrk counted $requests responses but" \
     "the fake completed only $((c1 - c0)): some answers did not come from the backend"
 
   R_REQS=$requests
@@ -299,7 +366,7 @@ run_wrk() {
   R_P50=$p50_us R_P99=$p99_us
   R_PROXY_TICKS=$((p1 - p0))
   R_FAKE_TICKS=$((f1 - f0))
-  info "$name stream=$stream: $requests responses in ${R_SECS}s; CPU ticks: proxy $R_PROXY_TICKS, fake $R_FAKE_TICKS"
+  info "$name $mode: $requests responses in ${R_SECS}s; CPU ticks: proxy $R_PROXY_TICKS, fake $R_FAKE_TICKS"
 }
 
 # Which corral was measured: the tree's commit (with "+dirty" for local changes) and when the
@@ -338,51 +405,73 @@ main() {
   PIDLIST[corral]=$CORRAL_PID
 
   local n http_chunks_note=""
+  declare -A IDLE_PHC LOAD_PHC          # HTTP chunks per paced response: idle, under load
   for n in "${names[@]}"; do
     check_path "$n" "${URL[$n]}"
     http_chunks_note+="${http_chunks_note:+, }$n $HTTP_CHUNKS"
+    IDLE_PHC[$n]=$IDLE_PACED_HTTP_CHUNKS
   done
   local chunks=$CHUNKS_PER_RESPONSE
 
-  # Measured runs: every path, non-streaming then streaming. The direct run measures the fake
-  # alone; its "proxy" CPU column is then empty.
+  # Measured runs: every path, non-streaming, then streaming unpaced, then paced. The direct run
+  # measures the fake alone; its "proxy" CPU column is then empty.
   declare -A RPS P50 P99 CPU_REQ UTIL FAKE_REQ CPS CPU_CHUNK SUTIL FAKE_CHUNK SP50 SP99
+  declare -A PCPS PP50 PP99 PCPU_CHUNK PUTIL PFAKE_CHUNK PFAKE_UTIL
+  local ms_per_tick total_chunks proxy
+  ms_per_tick=$(calc "1000 / $CLK_TCK" 6)
   for n in "${names[@]}"; do
-    run_wrk "$n" "${URL[$n]}" false ${PIDLIST[$n]}
-    local ms_per_tick
-    ms_per_tick=$(calc "1000 / $CLK_TCK" 6)
+    run_wrk "$n" "${URL[$n]}" plain ${PIDLIST[$n]}
     RPS[$n]=$(calc "$R_REQS / $R_SECS" 0)
     P50[$n]=$(calc "$R_P50 / 1000" 2); P99[$n]=$(calc "$R_P99 / 1000" 2)
     FAKE_REQ[$n]=$(calc "$R_FAKE_TICKS * $ms_per_tick * 1000 / $R_REQS" 1)
     if [[ $n != direct ]]; then
-      local proxy=$R_PROXY_TICKS
+      proxy=$R_PROXY_TICKS
       CPU_REQ[$n]=$(calc "$proxy * $ms_per_tick * 1000 / $R_REQS" 1)
       UTIL[$n]=$(calc "100 * $proxy / $CLK_TCK / $R_SECS" 0)
     fi
 
-    run_wrk "$n" "${URL[$n]}" true ${PIDLIST[$n]}
-    local total_chunks=$((R_REQS * chunks))
+    run_wrk "$n" "${URL[$n]}" stream ${PIDLIST[$n]}
+    total_chunks=$((R_REQS * chunks))
     CPS[$n]=$(calc "$total_chunks / $R_SECS" 0)
     SP50[$n]=$(calc "$R_P50 / 1000" 2); SP99[$n]=$(calc "$R_P99 / 1000" 2)
     FAKE_CHUNK[$n]=$(calc "$R_FAKE_TICKS * $ms_per_tick * 1000 / $total_chunks" 2)
     if [[ $n != direct ]]; then
-      local proxy=$R_PROXY_TICKS
+      proxy=$R_PROXY_TICKS
       CPU_CHUNK[$n]=$(calc "$proxy * $ms_per_tick * 1000 / $total_chunks" 2)
       SUTIL[$n]=$(calc "100 * $proxy / $CLK_TCK / $R_SECS" 0)
     fi
+
+    run_wrk "$n" "${URL[$n]}" paced ${PIDLIST[$n]}
+    total_chunks=$((R_REQS * chunks))
+    LOAD_PHC[$n]=$LOADED_HTTP_CHUNKS
+    PCPS[$n]=$(calc "$total_chunks / $R_SECS" 0)
+    PP50[$n]=$(calc "$R_P50 / 1000" 2); PP99[$n]=$(calc "$R_P99 / 1000" 2)
+    PFAKE_CHUNK[$n]=$(calc "$R_FAKE_TICKS * $ms_per_tick * 1000 / $total_chunks" 2)
+    PFAKE_UTIL[$n]=$(calc "100 * $R_FAKE_TICKS / $CLK_TCK / $R_SECS" 0)
+    if [[ $n != direct ]]; then
+      proxy=$R_PROXY_TICKS
+      PCPU_CHUNK[$n]=$(calc "$proxy * $ms_per_tick * 1000 / $total_chunks" 2)
+      PUTIL[$n]=$(calc "100 * $proxy / $CLK_TCK / $R_SECS" 0)
+    fi
   done
 
-  local ratio_req ratio_chunk verdict_req verdict_chunk
+  local ratio_req ratio_chunk ratio_paced verdict_req verdict_chunk verdict_paced
   ratio_req=$(calc "${CPU_REQ[corral]} / ${CPU_REQ[nginx]}" 2)
   ratio_chunk=$(calc "${CPU_CHUNK[corral]} / ${CPU_CHUNK[nginx]}" 2)
+  ratio_paced=$(calc "${PCPU_CHUNK[corral]} / ${PCPU_CHUNK[nginx]}" 2)
   verdict() { awk -v r="$1" 'BEGIN { print (r <= 1.5 ? "meets the goal (<= 1.5x)" : "misses the goal (<= 1.5x)") }'; }
   verdict_req=$(verdict "$ratio_req"); verdict_chunk=$(verdict "$ratio_chunk")
+  verdict_paced=$(verdict "$ratio_paced")
+  # The most a paced run can reach: every stream busy all the time, each answer taking exactly
+  # TOKENS x TOKEN_DELAY_MS (the first line is not delayed).
+  local paced_limit
+  paced_limit=$(calc "$PACED_CONNECTIONS * $chunks * 1000 / ($TOKENS * $TOKEN_DELAY_MS)" 0)
 
   local report=$WORK/report.md
   {
     echo "## corral vs nginx vs direct ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r))"
     echo
-    echo "wrk -t1 -c$CONNECTIONS, ${DURATION}s per run after ${WARMUP}s warm-up; fake-ollama --threads $FAKE_THREADS;"
+    echo "wrk -t1 -c$CONNECTIONS (paced: -c$PACED_CONNECTIONS --timeout ${PACED_TIMEOUT}s), ${DURATION}s per run after ${WARMUP}s warm-up; fake-ollama --threads $FAKE_THREADS;"
     echo "nginx $("$NGINX_BIN" -v 2>&1 | sed 's|.*/||'): 1 worker, proxy_buffering off, upstream keepalive 64, access_log off;"
     echo "corral $(binary_info "$CORRAL_BIN"): threads 1, access_log off."
     echo "CPU = utime+stime of the proxy (nginx: master+worker) during the run."
@@ -396,7 +485,7 @@ main() {
       echo "| $n | ${RPS[$n]} | ${P50[$n]} | ${P99[$n]} | ${CPU_REQ[$n]:-–} | ${UTIL[$n]:-–} | ${FAKE_REQ[$n]} |"
     done
     echo
-    echo "### Streaming: POST /api/generate, stream:true, $TOKENS tokens = $chunks chunks per response"
+    echo "### Streaming, unpaced (nginx may merge lines): stream:true, $TOKENS tokens = $chunks chunks per response, no delay"
     echo
     echo "| path | chunks/s | p50 ms | p99 ms | proxy CPU µs/chunk | proxy CPU % | fake CPU µs/chunk |"
     echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -404,17 +493,34 @@ main() {
       echo "| $n | ${CPS[$n]} | ${SP50[$n]} | ${SP99[$n]} | ${CPU_CHUNK[$n]:-–} | ${SUTIL[$n]:-–} | ${FAKE_CHUNK[$n]} |"
     done
     echo
+    echo "HTTP chunks in one unpaced response as curl saw it (idle): $http_chunks_note"
+    echo "(a proxy may merge lines already waiting in its socket into one chunk; chunks/s counts NDJSON lines.)"
+    echo
+    echo "### Streaming, paced: X-Fake-Token-Delay-Ms $TOKEN_DELAY_MS, $PACED_CONNECTIONS streams at once, $chunks chunks per response"
+    echo
+    echo "| path | chunks/s | p50 ms | p99 ms | proxy CPU µs/chunk | proxy CPU % | fake CPU µs/chunk | fake CPU % | HTTP chunks/response idle | under load |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    for n in "${names[@]}"; do
+      echo "| $n | ${PCPS[$n]} | ${PP50[$n]} | ${PP99[$n]} | ${PCPU_CHUNK[$n]:-–} | ${PUTIL[$n]:-–} | ${PFAKE_CHUNK[$n]} | ${PFAKE_UTIL[$n]} | ${IDLE_PHC[$n]} | ${LOAD_PHC[$n]} |"
+    done
+    echo
+    echo "Pacing limit: $PACED_CONNECTIONS x $chunks lines / ($TOKENS x $TOKEN_DELAY_MS ms) = $paced_limit chunks/s; a p50 near $((TOKENS * TOKEN_DELAY_MS)) ms means the"
+    echo "streams ran at the fake's pace. HTTP chunks/response: $chunks = every line forwarded on its own (idle: one curl"
+    echo "before the runs; under load: one curl halfway through this path's paced run)."
+    echo "Streams still running when wrk stops are not counted in chunks/s but their CPU is (about"
+    echo "half an answer per connection, the same for every path)."
+    echo
     echo "### corral / nginx"
     echo
     echo "| metric | corral | nginx | ratio | |"
     echo "| --- | ---: | ---: | ---: | --- |"
     echo "| CPU per request (µs) | ${CPU_REQ[corral]} | ${CPU_REQ[nginx]} | ${ratio_req}× | $verdict_req |"
-    echo "| CPU per chunk (µs) | ${CPU_CHUNK[corral]} | ${CPU_CHUNK[nginx]} | ${ratio_chunk}× | $verdict_chunk |"
+    echo "| CPU per chunk (µs), unpaced: nginx may merge lines | ${CPU_CHUNK[corral]} | ${CPU_CHUNK[nginx]} | ${ratio_chunk}× | $verdict_chunk |"
+    echo "| CPU per chunk (µs), paced ${TOKEN_DELAY_MS} ms | ${PCPU_CHUNK[corral]} | ${PCPU_CHUNK[nginx]} | ${ratio_paced}× | $verdict_paced |"
     echo "| req/s | ${RPS[corral]} | ${RPS[nginx]} | $(calc "${RPS[corral]} / ${RPS[nginx]}" 2)× | |"
-    echo "| chunks/s | ${CPS[corral]} | ${CPS[nginx]} | $(calc "${CPS[corral]} / ${CPS[nginx]}" 2)× | |"
+    echo "| chunks/s, unpaced: nginx may merge lines | ${CPS[corral]} | ${CPS[nginx]} | $(calc "${CPS[corral]} / ${CPS[nginx]}" 2)× | |"
+    echo "| chunks/s, paced ${TOKEN_DELAY_MS} ms | ${PCPS[corral]} | ${PCPS[nginx]} | $(calc "${PCPS[corral]} / ${PCPS[nginx]}" 2)× | |"
     echo
-    echo "HTTP chunks in one streamed response as curl saw it: $http_chunks_note"
-    echo "(nginx merges lines that are already waiting in its socket into one chunk; chunks/s counts NDJSON lines.)"
     echo "Every response was a 200 answered by the fake (wrk errors and non-2xx: 0 on every run)."
     echo "On a machine with few cores wrk, the fake and the proxy share them: compare CPU per request, not only req/s."
   } >"$report"

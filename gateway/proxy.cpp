@@ -6,6 +6,7 @@
 #include "gateway/line_framer.hpp"
 #include "gateway/log.hpp"
 #include "gateway/upstream_client.hpp"
+#include "gateway/wait_deadline.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -151,7 +152,7 @@ bool client_gone(const relay_state& rs) { return rs.watch && rs.watch->gone; }
 net::awaitable<std::string> relay_body(worker& w, downstream& client, upstream_connection& c,
                                        http::response_parser<http::buffer_body>& p, bool framed,
                                        framing kind, bool chunked_out, api_flavor flavor,
-                                       relay_state& rs, const backend& b) {
+                                       relay_state& rs, const backend& b, wait_deadline& wait) {
   auto timeout = w.state.cfg()->ollama.timeout;
   line_framer framer(kind);
   auto& buf = rs.buf;
@@ -165,9 +166,11 @@ net::awaitable<std::string> relay_body(worker& w, downstream& client, upstream_c
     }
     p.get().body().data = buf.data.get() + pending;
     p.get().body().size = buf.size - pending;
-    c.stream.expires_after(timeout);
-    auto [ec, n] = co_await http::async_read_some(c.stream, c.buffer, p, net::as_tuple(net::use_awaitable));
+    wait.begin();
+    auto [ec, n] = co_await http::async_read_some(c.stream.socket(), c.buffer, p, net::as_tuple(net::use_awaitable));
+    wait.end();
     if (ec == http::error::need_buffer) ec = {};
+    if (ec && wait.expired()) ec = beast::error::timeout;
     std::size_t got = (buf.size - pending) - p.get().body().size;
     pending += got;
     std::size_t ready = pending;
@@ -232,9 +235,10 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
     auto acquired = co_await w.pool.acquire(b, cfg->ollama.connect_timeout);
     if (acquired.ec) {
       bool timed_out = acquired.ec == beast::error::timeout;
-      co_return fail(timed_out ? upstream_error_kind::timeout : upstream_error_kind::connect,
-                     "cannot connect to backend " + b.name() + ": " +
-                         (timed_out ? "timed out after " + seconds_text(cfg->ollama.connect_timeout) : acquired.ec.message()));
+      std::string why = "cannot connect to backend " + b.name() + ": ";
+      if (timed_out) why += "timed out after " + seconds_text(cfg->ollama.connect_timeout);
+      else why += acquired.ec.message();
+      co_return fail(timed_out ? upstream_error_kind::timeout : upstream_error_kind::connect, std::move(why));
     }
     auto& c = *acquired.conn;
     watched_upstream watched(rs, c.stream.socket());
@@ -242,9 +246,11 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
       client.broken = true;
       co_return attempt{};
     }
-    c.stream.expires_after(cfg->ollama.timeout);
+    // ollama.timeout bounds each wait for the backend: sending, the first byte, every gap.
+    wait_deadline wait(c.stream.get_executor(), c.stream.socket(), cfg->ollama.timeout);
+    wait.begin();
     std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(req.body.data(), req.body.size())};
-    auto [wec, wn] = co_await net::async_write(c.stream, bufs, net::as_tuple(net::use_awaitable));
+    auto [wec, wn] = co_await net::async_write(c.stream.socket(), bufs, net::as_tuple(net::use_awaitable));
     http::response_parser<http::buffer_body> p;
     p.header_limit(64 * 1024);
     p.body_limit(boost::none);
@@ -253,9 +259,11 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
     p.eager(true);
     beast::error_code ec = wec;
     if (!ec) {
-      auto [hec, hn] = co_await http::async_read_header(c.stream, c.buffer, p, net::as_tuple(net::use_awaitable));
+      auto [hec, hn] = co_await http::async_read_header(c.stream.socket(), c.buffer, p, net::as_tuple(net::use_awaitable));
       ec = hec;
     }
+    wait.end();
+    if (ec && wait.expired()) ec = beast::error::timeout;
     if (ec && client_gone(rs)) {
       client.broken = true;
       co_return attempt{};
@@ -320,7 +328,7 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
       client.pending_head = std::move(out);  // goes out with the first body bytes
       if (bodyless) co_await client.write_raw({});
       if (!bodyless && !client.broken) {
-        auto broke = co_await relay_body(w, client, c, p, false, framing::ndjson, false, req.route.flavor, rs, b);
+        auto broke = co_await relay_body(w, client, c, p, false, framing::ndjson, false, req.route.flavor, rs, b, wait);
         if (!broke.empty()) {
           // A Content-Length body cannot carry an error record: the connection must close.
           client.keep_alive = false;
@@ -337,7 +345,7 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
       co_await client.begin_chunked(status, headers);
       if (!client.broken) {
         auto kind = sse ? framing::sse : framing::ndjson;
-        auto broke = co_await relay_body(w, client, c, p, sse || ndjson, kind, true, req.route.flavor, rs, b);
+        auto broke = co_await relay_body(w, client, c, p, sse || ndjson, kind, true, req.route.flavor, rs, b, wait);
         if (!broke.empty()) {
           client.ctx.error = broke;
           if (broke == "client went away") co_return done;

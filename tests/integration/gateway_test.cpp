@@ -445,3 +445,21 @@ TEST_F(gateway_test, an_http10_client_gets_a_stream_that_ends_at_close) {
 
 }  // namespace
 }  // namespace corral::test
+
+namespace corral::test {
+namespace {
+
+TEST_F(gateway_test, a_silent_gap_longer_than_the_timeout_ends_the_stream_with_an_error_line) {
+  start("  timeout: 400ms\n");
+  auto r = request(port(), "POST", "/api/generate", generate_body("mistral", true),
+                   {{"X-Fake-Tokens", "5"}, {"X-Fake-Token-Delay-Ms", "1500"}});
+  EXPECT_EQ(r.status, 200);
+  auto lines = split_lines(r.body);
+  ASSERT_FALSE(lines.empty()) << r.body;
+  auto last = parse_json(lines.back());
+  ASSERT_TRUE(last.as_object().contains("error")) << r.body;
+  EXPECT_NE(std::string(last.at("error").as_string()).find("sent nothing"), std::string::npos) << r.body;
+}
+
+}  // namespace
+}  // namespace corral::test
