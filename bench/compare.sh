@@ -240,14 +240,15 @@ EOF
 
 # --- checks and measurements -------------------------------------------------------------------
 
-# One streamed answer through curl: stream_curl NAME BASE_URL DELAY_MS LABEL writes the raw
-# chunked body to $WORK/stream-NAME-LABEL.raw and the HTTP status (or "curl exit N") next to it,
-# in .code. DELAY_MS 0 sends no X-Fake-Token-Delay-Ms. It may run in the background.
+# One streamed answer through curl: stream_curl NAME BASE_URL DELAY_MS LABEL writes the response
+# as it came over the wire (head, then the raw chunked body) to $WORK/stream-NAME-LABEL.raw and
+# the HTTP status (or "curl exit N") to .code next to it. DELAY_MS 0 sends no
+# X-Fake-Token-Delay-Ms. It may run in the background.
 stream_curl() {
   local name=$1 base=$2 delay=$3 label=$4 out=$WORK/stream-$1-$4 code rc=0
   local hdrs=(-H 'Content-Type: application/json' -H "X-Fake-Tokens: $TOKENS")
   [[ $delay == 0 ]] || hdrs+=(-H "X-Fake-Token-Delay-Ms: $delay")
-  code=$(curl -s --raw --max-time "$PACED_TIMEOUT" -o "$out.raw" -w '%{http_code}' -X POST \
+  code=$(curl -s -i --raw --max-time "$PACED_TIMEOUT" -o "$out.raw" -w '%{http_code}' -X POST \
     "${hdrs[@]}" --data '{"model":"llama2","prompt":"Why is the sky blue?","stream":true}' \
     "$base/api/generate") || rc=$?
   ((rc == 0)) || code="curl exit $rc"
@@ -255,8 +256,9 @@ stream_curl() {
 }
 
 # stream_parse NAME LABEL checks what stream_curl wrote: HTTP 200, TOKENS+1 NDJSON lines (one per
-# token, then the final "done":true line). Sets S_LINES and S_HTTP_CHUNKS: the HTTP chunks the
-# path sent, which is fewer than the lines when a proxy merged lines that arrived together.
+# token, then the final "done":true line). Sets S_LINES, S_HTTP_CHUNKS (the HTTP chunks the path
+# sent, fewer than the lines when a proxy merged lines that arrived together) and S_BYTES (the
+# size of the whole response, head included: what wrk counts as read for one answer).
 stream_parse() {
   local name=$1 label=$2 out=$WORK/stream-$1-$2 code lines http_chunks
   code=$(<"$out.code")
@@ -270,6 +272,7 @@ stream_parse() {
     || die "$name: $label stream does not end with done:true"
   S_LINES=$lines
   S_HTTP_CHUNKS=$http_chunks
+  S_BYTES=$(wc -c <"$out.raw")
 }
 
 # One curl per path and mode, before any load: the answer must be a real 200 from the fake, and
@@ -290,6 +293,7 @@ check_path() {
   stream_curl "$name" "$base" "$TOKEN_DELAY_MS" paced-idle
   stream_parse "$name" paced-idle
   IDLE_PACED_HTTP_CHUNKS=$S_HTTP_CHUNKS
+  PACED_RESPONSE_BYTES=$S_BYTES
   info "$name: paced ${TOKEN_DELAY_MS} ms: $S_LINES NDJSON lines in $S_HTTP_CHUNKS HTTP chunks"
 }
 
@@ -309,11 +313,15 @@ run_wrk() {
   local name=$1 base=$2 mode=$3; shift 3
   local pids=("$@") log=$WORK/wrk-$name-$mode.txt
   local conns=$CONNECTIONS timeout=10
-  export BENCH_STREAM=true BENCH_TOKENS=$TOKENS BENCH_TOKEN_DELAY_MS=""
+  export BENCH_STREAM=true BENCH_TOKENS=$TOKENS BENCH_TOKEN_DELAY_MS="" BENCH_STAGGER_MS=""
+  export BENCH_CONNECTIONS=""
   case $mode in
     plain) BENCH_STREAM=false BENCH_TOKENS="" ;;
     stream) ;;
-    paced) BENCH_TOKEN_DELAY_MS=$TOKEN_DELAY_MS conns=$PACED_CONNECTIONS timeout=$PACED_TIMEOUT ;;
+    paced)
+      # The streams start spread over one answer's length, so their tokens interleave.
+      BENCH_TOKEN_DELAY_MS=$TOKEN_DELAY_MS BENCH_STAGGER_MS=$((TOKENS * TOKEN_DELAY_MS))
+      BENCH_CONNECTIONS=$PACED_CONNECTIONS conns=$PACED_CONNECTIONS timeout=$PACED_TIMEOUT ;;
     *) die "run_wrk: unknown mode $mode" ;;
   esac
   local args=(-t1 -c"$conns" --timeout "${timeout}s" -s "$LUA_SCRIPT" "$base/api/generate")
@@ -344,7 +352,7 @@ run_wrk() {
 
   # done() in wrk_generate.lua printed "BENCH_RESULT key=value ...".
   local result kv
-  local requests duration_us err_connect err_read err_write err_status err_timeout p50_us p99_us
+  local requests duration_us bytes err_connect err_read err_write err_status err_timeout p50_us p99_us
   result=$(grep '^BENCH_RESULT ' "$log") || { cat "$log" >&2; die "no result from wrk on $name"; }
   for kv in ${result#BENCH_RESULT }; do
     [[ $kv =~ ^[a-z0-9_]+=[0-9]+$ ]] || die "unexpected wrk result field: $kv"
@@ -362,6 +370,7 @@ run_wrk() {
     "the fake completed only $((c1 - c0)): some answers did not come from the backend"
 
   R_REQS=$requests
+  R_BYTES=$bytes
   R_SECS=$(calc "$duration_us / 1e6" 6)
   R_P50=$p50_us R_P99=$p99_us
   R_PROXY_TICKS=$((p1 - p0))
@@ -406,17 +415,19 @@ main() {
 
   local n http_chunks_note=""
   declare -A IDLE_PHC LOAD_PHC          # HTTP chunks per paced response: idle, under load
+  declare -A PACED_BYTES                # bytes of one paced response, head included
   for n in "${names[@]}"; do
     check_path "$n" "${URL[$n]}"
     http_chunks_note+="${http_chunks_note:+, }$n $HTTP_CHUNKS"
     IDLE_PHC[$n]=$IDLE_PACED_HTTP_CHUNKS
+    PACED_BYTES[$n]=$PACED_RESPONSE_BYTES
   done
   local chunks=$CHUNKS_PER_RESPONSE
 
   # Measured runs: every path, non-streaming, then streaming unpaced, then paced. The direct run
   # measures the fake alone; its "proxy" CPU column is then empty.
   declare -A RPS P50 P99 CPU_REQ UTIL FAKE_REQ CPS CPU_CHUNK SUTIL FAKE_CHUNK SP50 SP99
-  declare -A PCPS PP50 PP99 PCPU_CHUNK PUTIL PFAKE_CHUNK PFAKE_UTIL
+  declare -A PCPS PP50 PP99 PCPU_CHUNK PUTIL PFAKE_CHUNK PFAKE_UTIL PRESP
   local ms_per_tick total_chunks proxy
   ms_per_tick=$(calc "1000 / $CLK_TCK" 6)
   for n in "${names[@]}"; do
@@ -442,7 +453,11 @@ main() {
     fi
 
     run_wrk "$n" "${URL[$n]}" paced ${PIDLIST[$n]}
-    total_chunks=$((R_REQS * chunks))
+    # Lines are counted from the bytes wrk read, not from its finished responses: when wrk stops,
+    # every stream is partway through an answer (with 256 streams of 0.3 s each that is several
+    # percent of a 5 s run), and the proxy spent CPU on those lines too.
+    total_chunks=$(calc "$R_BYTES * $chunks / ${PACED_BYTES[$n]}" 0)
+    PRESP[$n]=$R_REQS
     LOAD_PHC[$n]=$LOADED_HTTP_CHUNKS
     PCPS[$n]=$(calc "$total_chunks / $R_SECS" 0)
     PP50[$n]=$(calc "$R_P50 / 1000" 2); PP99[$n]=$(calc "$R_P99 / 1000" 2)
@@ -507,8 +522,8 @@ main() {
     echo "Pacing limit: $PACED_CONNECTIONS x $chunks lines / ($TOKENS x $TOKEN_DELAY_MS ms) = $paced_limit chunks/s; a p50 near $((TOKENS * TOKEN_DELAY_MS)) ms means the"
     echo "streams ran at the fake's pace. HTTP chunks/response: $chunks = every line forwarded on its own (idle: one curl"
     echo "before the runs; under load: one curl halfway through this path's paced run)."
-    echo "Streams still running when wrk stops are not counted in chunks/s but their CPU is (about"
-    echo "half an answer per connection, the same for every path)."
+    echo "Paced chunks are counted from the bytes wrk read (bytes / bytes of one answer x $chunks), so the lines of"
+    echo "answers cut off when wrk stops count too; finished answers per path: direct ${PRESP[direct]}, nginx ${PRESP[nginx]}, corral ${PRESP[corral]}."
     echo
     echo "### corral / nginx"
     echo

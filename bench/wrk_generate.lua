@@ -5,9 +5,12 @@
 --   BENCH_TOKENS  tokens per answer, sent as X-Fake-Tokens (default: the fake's --tokens)
 --   BENCH_TOKEN_DELAY_MS  milliseconds between streamed lines, sent as X-Fake-Token-Delay-Ms
 --                 (default: none, the fake's --token-delay-ms, which compare.sh leaves at 0)
+--   BENCH_STAGGER_MS, BENCH_CONNECTIONS  with both set, the first requests of the connections
+--                 start spread evenly over BENCH_STAGGER_MS (see delay() below)
 --
 -- No request() or response() callback is defined, on purpose: wrk then builds the request
--- once and never enters Lua per request, so wrk spends as little CPU as possible.
+-- once and never enters Lua per request, so wrk spends as little CPU as possible. Only the paced
+-- run defines delay(), which wrk calls before every request.
 -- Errors are not lost: done() prints wrk's own error counters (socket errors, and statuses
 -- above 399 under "status") on one line that compare.sh parses and checks.
 
@@ -25,6 +28,21 @@ if tokens and tokens ~= "" then
 end
 if token_delay_ms and token_delay_ms ~= "" then
   wrk.headers["X-Fake-Token-Delay-Ms"] = token_delay_ms
+end
+
+-- Paced streams: wrk opens every connection at once, so without this all streams would run in
+-- lockstep, each token arriving for all of them in the same millisecond. Real clients are not
+-- synchronised: the first request of connection i waits i/N of BENCH_STAGGER_MS (the length of
+-- one answer), so the streams' tokens interleave evenly; later requests go out at once.
+local stagger_ms = tonumber(os.getenv("BENCH_STAGGER_MS") or "")
+local connections = tonumber(os.getenv("BENCH_CONNECTIONS") or "")
+if stagger_ms and connections and stagger_ms > 0 and connections > 0 then
+  local started = 0
+  function delay()
+    if started >= connections then return 0 end
+    started = started + 1
+    return math.floor(stagger_ms * (started - 1) / connections)
+  end
 end
 
 function done(summary, latency, requests)

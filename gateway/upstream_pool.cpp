@@ -41,6 +41,9 @@ net::awaitable<acquire_result> upstream_pool::acquire(const backend& b, millis c
   auto endpoints = b.endpoints();
   if (endpoints.empty()) co_return acquire_result{net::error::host_not_found, nullptr};
   auto conn = std::make_unique<upstream_connection>(ex_);
+  // Beast sizes each read by the buffer's spare capacity (at least 512 bytes): give it room for
+  // a whole answer head and body, or a burst of stream lines, in one read.
+  conn->buffer.reserve(16 * 1024);
   conn->stream.expires_after(connect_timeout);
   auto [ec, ep] = co_await conn->stream.async_connect(endpoints, net::as_tuple(net::use_awaitable));
   if (ec) co_return acquire_result{ec, nullptr};
