@@ -2778,7 +2778,9 @@ net::awaitable<void> connection::handle_faults() {
       boost::system::error_code ec;
       body_json_.emplace(json::parse(body_, ec));
       if (ec || !body_json_->is_object()) {
-        co_await reply_error(400, ec ? ec.message() : "expected a JSON object");
+        // Built before the co_await: GCC 12 double-destroys conditional temporaries across it.
+        std::string message = ec ? ec.message() : "expected a JSON object";
+        co_await reply_error(400, message);
         co_return;
       }
       obj = &body_json_->get_object();

@@ -17,6 +17,7 @@ std::string response_head_start(unsigned status, const downstream& d) {
   head.append("HTTP/1.1 ").append(std::to_string(status)).append(" ").append(status_reason(status)).append("\r\n");
   if (!d.ctx.id.empty()) head.append("X-Request-Id: ").append(d.ctx.id).append("\r\n");
   if (!d.keep_alive) head.append("Connection: close\r\n");
+  else if (d.http10) head.append("Connection: keep-alive\r\n");
   return head;
 }
 
@@ -24,7 +25,9 @@ net::awaitable<void> downstream::write_raw(std::string_view a, std::string_view 
   if (broken) co_return;
   std::array<net::const_buffer, 3> bufs{net::buffer(pending_head), net::buffer(a.data(), a.size()),
                                         net::buffer(b.data(), b.size())};
+  if (send_deadline) send_deadline->begin();
   auto [ec, n] = co_await net::async_write(stream.socket(), bufs, net::as_tuple(net::use_awaitable));
+  if (send_deadline) send_deadline->end();
   pending_head.clear();
   if (ec) broken = true;
 }
@@ -82,7 +85,9 @@ net::awaitable<void> downstream::write_chunk(std::string_view data) {
   auto n = end - p;
   std::array<net::const_buffer, 4> bufs{net::buffer(pending_head), net::buffer(p, static_cast<std::size_t>(n)),
                                         net::buffer(data.data(), data.size()), net::buffer("\r\n", 2)};
+  if (send_deadline) send_deadline->begin();
   auto [ec, written] = co_await net::async_write(stream.socket(), bufs, net::as_tuple(net::use_awaitable));
+  if (send_deadline) send_deadline->end();
   pending_head.clear();
   if (ec) broken = true;
 }

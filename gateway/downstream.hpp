@@ -4,6 +4,7 @@
 // for one request.
 #include "gateway/core/error_reply.hpp"
 #include "gateway/core/request_context.hpp"
+#include "gateway/wait_deadline.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -43,6 +44,7 @@ struct downstream {
   bool head_sent = false;             // a response head went out: no second answer possible
   bool broken = false;                // a write failed: the client is gone
   byte_buffer* relay = nullptr;       // the connection's relay buffer
+  wait_deadline* send_deadline = nullptr;  // bounds each write (server.send_timeout)
   // A response head not yet written: it goes out with the first body bytes, in one write.
   std::string pending_head;
 

@@ -14,6 +14,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <charconv>
 #include <optional>
 
 namespace corral {
@@ -75,8 +76,8 @@ bool version_less(std::string_view a, std::string_view b) {
     bool numeric = !pa.empty() && !pb.empty() && pa.find_first_not_of("0123456789") == std::string_view::npos &&
                    pb.find_first_not_of("0123456789") == std::string_view::npos;
     if (numeric) {
-      na = std::stol(std::string(pa));
-      nb = std::stol(std::string(pb));
+      std::from_chars(pa.data(), pa.data() + pa.size(), na);
+      std::from_chars(pb.data(), pb.data() + pb.size(), nb);
       if (na != nb) return na < nb;
     } else if (pa != pb) {
       return pa < pb;
@@ -246,7 +247,11 @@ net::awaitable<void> pump_progress(downstream& client, std::shared_ptr<pull_prog
       st.outbox.clear();
       co_await client.write_chunk(sending);
       sending.clear();
-      if (client.broken) co_return;
+      if (client.broken) {
+        st.forward = false;  // the pulls run on; their progress goes nowhere
+        st.outbox.clear();
+        co_return;
+      }
       continue;
     }
     if (st.running == 0) co_return;

@@ -67,6 +67,7 @@ struct worker {
   boost::asio::io_context ioc{1};
   upstream_pool pool;
   std::uint32_t rotation = 0;  // balancer tie-breaking
+  steady_clock::time_point last_catalog_refresh{};  // unknown-model refreshes, at most 1/s
 
   // The catalog as this worker last saw it; refreshed (under the state's lock) only when the
   // shared catalog has changed since.

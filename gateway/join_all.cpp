@@ -22,8 +22,13 @@ struct join_state {
 };
 
 net::awaitable<void> run_one(std::shared_ptr<join_state> st, net::awaitable<void> task) {
+  struct count_down {  // also when the task throws: the caller must not wait forever
+    join_state& st;
+    ~count_down() {
+      if (--st.pending == 0) st.done.cancel();
+    }
+  } done{*st};
   co_await std::move(task);
-  if (--st->pending == 0) st->done.cancel();
 }
 
 }  // namespace

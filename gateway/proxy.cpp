@@ -287,14 +287,18 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
     auto& res = p.get();
     unsigned status = res.result_int();
     if (status == 503 && may_retry) {
-      // Ollama's "server busy" (queue full): safe to send elsewhere.
-      attempt a = fail(upstream_error_kind::status_5xx, "backend " + b.name() + " answered 503");
+      // Ollama's "server busy" (queue full): safe to send elsewhere. A busy backend is not a
+      // broken one, so this does not count towards ejection.
+      metrics.count_upstream_error(static_cast<std::size_t>(w.index), b.index(), upstream_error_kind::status_5xx);
+      attempt a;
+      a.result = outcome::retry;
+      a.message = "backend " + b.name() + " answered 503";
       a.upstream_type = std::string(res[http::field::content_type]);
       a.upstream_body = co_await read_whole_body(c, p, cfg->ollama.timeout);
       if (p.is_done() && p.keep_alive()) w.pool.release(b.index(), std::move(acquired.conn));
       co_return a;
     }
-    if (status == 502 || status == 503 || status == 504) {
+    if (status == 502 || status == 504) {
       b.report_failure("status " + std::to_string(status));
       metrics.count_upstream_error(static_cast<std::size_t>(w.index), b.index(), upstream_error_kind::status_5xx);
     } else {
@@ -329,6 +333,14 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
       if (bodyless) co_await client.write_raw({});
       if (!bodyless && !client.broken) {
         auto broke = co_await relay_body(w, client, c, p, false, framing::ndjson, false, req.route.flavor, rs, b, wait);
+        if (!broke.empty() && !client.pending_head.empty() && !client.broken && !client_gone(rs)) {
+          // Broke before its first body byte: nothing reached the client, so another backend may
+          // still serve it.
+          client.pending_head.clear();
+          client.head_sent = false;
+          client.ctx.status = 0;
+          co_return fail(upstream_error_kind::broken_stream, broke);
+        }
         if (!broke.empty()) {
           // A Content-Length body cannot carry an error record: the connection must close.
           client.keep_alive = false;
@@ -346,9 +358,24 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
       if (!client.broken) {
         auto kind = sse ? framing::sse : framing::ndjson;
         auto broke = co_await relay_body(w, client, c, p, sse || ndjson, kind, true, req.route.flavor, rs, b, wait);
+        if (!broke.empty() && !client.pending_head.empty() && !client.broken && !client_gone(rs)) {
+          client.pending_head.clear();  // nothing reached the client: fail over
+          client.head_sent = false;
+          client.ctx.status = 0;
+          co_return fail(upstream_error_kind::broken_stream, broke);
+        }
         if (!broke.empty()) {
           client.ctx.error = broke;
           if (broke == "client went away") co_return done;
+          if (!(sse || ndjson)) {
+            // Not a line stream: an error record would corrupt the body. End the connection
+            // without the last chunk, so the client sees an incomplete answer.
+            b.report_failure(broke);
+            metrics.count_upstream_error(static_cast<std::size_t>(w.index), b.index(), upstream_error_kind::broken_stream);
+            client.keep_alive = false;
+            client.broken = true;
+            co_return done;
+          }
           b.report_failure(broke);
           metrics.count_upstream_error(static_cast<std::size_t>(w.index), b.index(),
                                        broke.find("sent nothing") != std::string::npos ? upstream_error_kind::timeout
@@ -470,13 +497,19 @@ void count_tokens(std::string_view tail, request_context& ctx) {
 net::awaitable<backend_mask> backends_with_model(worker& w, const std::string& model, bool allow_auto_pull) {
   auto has = w.catalog()->installed_on(model);
   if (has) co_return has;
-  co_await refresh_all_healthy(w);
+  // A model pulled behind corral's back is found by asking the backends again, but at most
+  // once a second per worker: unknown names must not turn into a storm of /api/tags.
+  auto now = steady_clock::now();
+  if (now - w.last_catalog_refresh >= std::chrono::seconds(1)) {
+    w.last_catalog_refresh = now;
+    co_await refresh_all_healthy(w);
+  }
   has = w.catalog()->installed_on(model);
   if (has || !allow_auto_pull || !w.state.cfg()->ollama.auto_pull) co_return has;
 
   // Auto-pull onto the least-loaded healthy backend.
   backend* target = nullptr;
-  auto now = steady_clock::now();
+  now = steady_clock::now();
   for (auto& b : w.state.backends())
     if (b->healthy(now) && (!target || b->in_flight() < target->in_flight())) target = b.get();
   if (!target) co_return 0;
@@ -510,10 +543,18 @@ net::awaitable<void> proxy(worker& w, downstream& client, const proxy_request& r
   watch->delay.async_wait([watch](const boost::system::error_code& ec) {
     if (!ec && !watch->done) arm_watch(watch);
   });
-  co_await proxy_attempts(w, client, req, watch.get());
-  watch->done = true;
-  watch->delay.cancel();
-  watch->stop.emit(net::cancellation_type::all);
+  struct end_watch {  // also on an exception: the handlers must never touch a dead socket
+    client_watch& st;
+    ~end_watch() {
+      st.done = true;
+      st.delay.cancel();
+      st.stop.emit(net::cancellation_type::all);
+    }
+  };
+  {
+    end_watch ending{*watch};
+    co_await proxy_attempts(w, client, req, watch.get());
+  }
   if (watch->gone) {
     // The client went away: the backend connection was closed at that moment.
     client.broken = true;

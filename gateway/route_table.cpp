@@ -71,6 +71,14 @@ std::string_view path_of(std::string_view target) {
 }
 
 route_match match_route(std::string_view method, std::string_view path) {
+  // CORS preflights go to a backend, which answers them with its own OLLAMA_ORIGINS policy.
+  if (method == "OPTIONS") {
+    route_match m;
+    m.kind = route_kind::passthrough;
+    m.label = "OPTIONS";
+    m.flavor = path.starts_with("/v1/") ? api_flavor::openai : api_flavor::ollama;
+    return m;
+  }
   unsigned bit = method_bit(method);
   for (const auto& e : exact_routes)
     if (e.path == path) return checked(e.path, e.methods, bit, e.kind, e.flavor);

@@ -259,6 +259,14 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
   }
   if (route.kind == route_kind::passthrough ||
       (route.kind == route_kind::primary && route.label == "/api/blobs/{digest}")) {
+    if (route.kind == route_kind::passthrough && !req.body().empty()) {
+      // Route by the body's model when it names one (/v1/responses, /v1/messages, ...).
+      boost::system::error_code pec;
+      auto v = json::parse(req.body(), pec);
+      if (!pec && v.is_object())
+        if (auto* m = v.get_object().if_contains("model"); m && m->is_string() && is_valid_model_name(m->get_string()))
+          preq.model = ctx.model = normalize_model_name(m->get_string());
+    }
     if (route.kind == route_kind::primary) {
       preq.only = primary_backend(w.state, 0);
       if (!preq.only) {
@@ -319,7 +327,8 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
         must_have = co_await backends_with_model(w, normalize_model_name(from->get_string()), false);
       }
       preq.only = primary_backend(w.state, must_have);
-      if (!preq.only) preq.only = primary_backend(w.state, 0);
+      // create `from` a model no healthy backend has: the primary backend answers for itself.
+      if (!preq.only && route.label != "/api/push") preq.only = primary_backend(w.state, 0);
       if (!preq.only) {
         co_await client.reply_error(api_flavor::ollama, 503, "no healthy backend");
         co_return;
@@ -361,7 +370,8 @@ void finish(worker& w, request_context& ctx) {
   using secs = std::chrono::duration<double>;
   request_sample s;
   s.route = ctx.route;
-  s.model = ctx.backend.empty() ? std::string_view{} : std::string_view(ctx.model);
+  // Only models a backend has become labels, so label sets stay bounded.
+  if (!ctx.backend.empty() && !ctx.model.empty() && w.catalog()->installed_on(ctx.model) != 0) s.model = ctx.model;
   s.status = ctx.status;
   s.duration_s = secs(ctx.done - ctx.accepted).count();
   if (ctx.first_byte != request_context::clock::time_point{}) s.ttfb_s = secs(ctx.first_byte - ctx.accepted).count();
@@ -386,6 +396,7 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
   read_deadline deadline(stream.get_executor(), stream.socket());
   stream.socket().non_blocking(true, ec);
   byte_buffer relay;  // reused by every request of this connection
+  wait_deadline send_deadline(stream.get_executor(), stream.socket(), w.state.cfg()->server.send_timeout);
 
   for (;;) {
     const auto& cfg = w.state.cfg();
@@ -406,6 +417,7 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     request_context ctx;
     ctx.client = client_addr;
     ctx.accepted = request_context::clock::now();
+    ctx.id = make_request_id();  // replaced by the client's own once its head is read
 
     http::request_parser<http::empty_body> head_parser;
     head_parser.header_limit(static_cast<std::uint32_t>(sc.max_header_bytes));
@@ -443,7 +455,6 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     ctx.route = route.label;
     ctx.target = std::string(head.target());
     if (auto id = head["X-Request-Id"]; acceptable_request_id(id)) ctx.id = std::string(id);
-    else ctx.id = make_request_id();
     bool is_blob_upload = route.kind == route_kind::primary && route.label == "/api/blobs/{digest}";
     std::size_t body_cap = sc.max_body_bytes;  // blob uploads are streamed and have none
 
@@ -507,11 +518,13 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
 
     downstream client{stream, buffer, ctx};
     client.relay = &relay;
+    client.send_deadline = &send_deadline;
     client.keep_alive = req.keep_alive();
     client.head_only = req.method() == http::verb::head;
     client.http10 = req.version() < 11;
     co_await dispatch(w, client, req, route, forwarded);
     finish(w, ctx);
+    if (relay.size > 64 * 1024) relay = byte_buffer{};  // one huge record must not pin memory
     if (client.broken || !client.keep_alive) {
       beast::error_code ignored;
       stream.socket().shutdown(tcp::socket::shutdown_both, ignored);

@@ -26,6 +26,7 @@ wait_deadline::~wait_deadline() {
 void wait_deadline::begin() noexcept {
   st_->since = std::chrono::steady_clock::now();
   st_->waiting = true;
+  st_->expired = false;
   if (!st_->armed) arm(st_, st_->since + st_->limit);
 }
 

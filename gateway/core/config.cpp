@@ -334,6 +334,8 @@ void read_server(std::string_view source, const entry& section, server_config& s
       s.body_timeout = read_duration(v);
     else if (key == "keepalive_timeout")
       s.keepalive_timeout = read_duration(v);
+    else if (key == "send_timeout")
+      s.send_timeout = read_duration(v);
     else
       return false;
     return true;

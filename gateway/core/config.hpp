@@ -33,6 +33,7 @@ struct server_config {
   millis header_timeout{10'000};            // 408 when the head takes longer
   millis body_timeout{60'000};              // 408 when the body takes longer
   millis keepalive_timeout{75'000};         // idle keep-alive connections closed after this
+  millis send_timeout{60'000};              // a client that takes longer to accept bytes is dropped
 };
 
 struct ollama_config {

@@ -463,3 +463,30 @@ TEST_F(gateway_test, a_silent_gap_longer_than_the_timeout_ends_the_stream_with_a
 
 }  // namespace
 }  // namespace corral::test
+
+namespace corral::test {
+namespace {
+
+TEST_F(gateway_test, a_head_without_its_body_fails_over_to_another_backend) {
+  start();
+  a->set_faults(R"({"drop_after":0})");  // a sends the head, then closes
+  for (int i = 0; i < 4; ++i) {
+    auto r = request(port(), "POST", "/api/generate", generate_body("llama2", false));
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.header("x-fake-backend"), "b");
+    EXPECT_EQ(parse_json(r.body).at("done").as_bool(), true);
+  }
+  EXPECT_GE(a->stats().at("by_route").at("/api/generate").to_number<int>(), 1) << "a was never tried";
+}
+
+TEST_F(gateway_test, a_client_that_stops_reading_is_dropped_and_its_backend_request_closed) {
+  start({}, {}, {}, "  send_timeout: 500ms\n");
+  connection c(port());
+  c.set_receive_buffer(4096);
+  // Far more than the socket buffers hold; the client never reads.
+  c.send("POST", "/api/generate", generate_body("mistral", true), {{"X-Fake-Tokens", "400000"}});
+  ASSERT_TRUE(eventually([&] { return a->stats().at("cancelled").to_number<int>() == 1; }, 15s));
+}
+
+}  // namespace
+}  // namespace corral::test

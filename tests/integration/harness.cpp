@@ -274,6 +274,10 @@ std::string connection::read_body_piece() {
   return {};
 }
 
+void connection::set_receive_buffer(int bytes) {
+  impl_->sock.set_option(net::socket_base::receive_buffer_size(bytes));
+}
+
 void connection::close() {
   beast::error_code ec;
   impl_->sock.shutdown(tcp::socket::shutdown_both, ec);

@@ -93,6 +93,7 @@ class connection {
   // Next piece of body; "" at the end of the body. Throws on error.
   std::string read_body_piece();
   void close();
+  void set_receive_buffer(int bytes);
   bool peer_closed(std::chrono::milliseconds wait);  // true when the server closed the connection
  private:
   struct impl;

@@ -57,6 +57,7 @@ class config_test : public ::testing::Test {
     EXPECT_EQ(a.server.header_timeout, b.server.header_timeout);
     EXPECT_EQ(a.server.body_timeout, b.server.body_timeout);
     EXPECT_EQ(a.server.keepalive_timeout, b.server.keepalive_timeout);
+    EXPECT_EQ(a.server.send_timeout, b.server.send_timeout);
     ASSERT_EQ(a.ollama.backends.size(), b.ollama.backends.size());
     for (std::size_t i = 0; i < a.ollama.backends.size(); ++i) {
       EXPECT_EQ(a.ollama.backends[i].name, b.ollama.backends[i].name);
@@ -118,6 +119,7 @@ server:
   header_timeout: 5s
   body_timeout: 1m30s
   keepalive_timeout: 2m
+  send_timeout: 45s
 ollama:
   base_url: http://gpu1:11434, http://gpu2:11500
   timeout: 90s
@@ -143,6 +145,7 @@ log:
   EXPECT_EQ(cfg.server.header_timeout, 5s);
   EXPECT_EQ(cfg.server.body_timeout, 90s);
   EXPECT_EQ(cfg.server.keepalive_timeout, 2min);
+  EXPECT_EQ(cfg.server.send_timeout, 45s);
   ASSERT_EQ(cfg.ollama.backends.size(), 2u);
   EXPECT_EQ(cfg.ollama.backends[0].name, "gpu1:11434");
   EXPECT_EQ(cfg.ollama.backends[1].url, "http://gpu2:11500");
