@@ -32,6 +32,13 @@ net::awaitable<void> downstream::write_raw(std::string_view a, std::string_view 
   if (ec) broken = true;
 }
 
+net::awaitable<void> downstream::write_body(std::string_view data) {
+  if (!data.empty() && ctx.first_byte == request_context::clock::time_point{})
+    ctx.first_byte = request_context::clock::now();
+  ctx.bytes_out += data.size();
+  co_await write_raw(data);
+}
+
 net::awaitable<void> downstream::reply(unsigned status, std::string_view content_type, std::string_view body,
                                        std::string_view extra_headers) {
   ctx.status = status;

@@ -60,6 +60,8 @@ struct downstream {
   boost::asio::awaitable<void> write_chunk(std::string_view data);
   boost::asio::awaitable<void> end_chunked();
 
+  // Body bytes of a Content-Length answer (counted for the log and the metrics).
+  boost::asio::awaitable<void> write_body(std::string_view data);
   // Raw bytes (a hand-made head or a Content-Length body), after any pending head.
   boost::asio::awaitable<void> write_raw(std::string_view a, std::string_view b = {});
 };

@@ -182,7 +182,7 @@ net::awaitable<std::string> relay_body(worker& w, downstream& client, upstream_c
       std::string_view out(buf.data.get(), ready);
       keep_tail(rs.tail, out);
       if (chunked_out) co_await client.write_chunk(out);
-      else co_await client.write_raw(out);
+      else co_await client.write_body(out);
       if (client.broken) co_return "client went away";
       std::memmove(buf.data.get(), buf.data.get() + ready, pending - ready);
       pending -= ready;

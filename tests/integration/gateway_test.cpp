@@ -490,3 +490,26 @@ TEST_F(gateway_test, a_client_that_stops_reading_is_dropped_and_its_backend_requ
 
 }  // namespace
 }  // namespace corral::test
+
+namespace corral::test {
+namespace {
+
+TEST_F(gateway_test, the_access_log_has_one_line_per_request_with_its_figures) {
+  start();
+  auto r = request(port(), "POST", "/api/generate", generate_body("mistral", false),
+                   {{"X-Request-Id", "log-check-1"}, {"X-Fake-Tokens", "6"}});
+  ASSERT_EQ(r.status, 200);
+  auto line = gw->proc->wait_for_line("log-check-1");
+  auto v = parse_json(line);
+  EXPECT_EQ(v.at("type").as_string(), "access");
+  EXPECT_EQ(v.at("route").as_string(), "/api/generate");
+  EXPECT_EQ(v.at("model").as_string(), "mistral:latest");
+  EXPECT_EQ(v.at("status").to_number<int>(), 200);
+  EXPECT_EQ(v.at("bytes_out").to_number<std::size_t>(), r.body.size());
+  EXPECT_EQ(v.at("completion_tokens").to_number<int>(), 6);
+  EXPECT_TRUE(v.as_object().contains("ttfb"));
+  EXPECT_FALSE(std::string(v.at("backend").as_string()).empty());
+}
+
+}  // namespace
+}  // namespace corral::test
