@@ -255,8 +255,6 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
     p.header_limit(64 * 1024);
     p.body_limit(boost::none);
     if (req.method == "HEAD") p.skip(true);
-    // Parse every chunk already received in one go, so one client write carries them all.
-    p.eager(true);
     beast::error_code ec = wec;
     if (!ec) {
       auto [hec, hn] = co_await http::async_read_header(c.stream.socket(), c.buffer, p, net::as_tuple(net::use_awaitable));
@@ -264,6 +262,9 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
     }
     wait.end();
     if (ec && wait.expired()) ec = beast::error::timeout;
+    // Parse every chunk already received in one go, so one client write carries them all
+    // (async_read_header turned eager parsing off).
+    p.eager(true);
     if (ec && client_gone(rs)) {
       client.broken = true;
       co_return attempt{};
