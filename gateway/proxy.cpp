@@ -171,6 +171,20 @@ net::awaitable<std::string> relay_body(worker& w, downstream& client, upstream_c
     wait.end();
     if (ec == http::error::need_buffer) ec = {};
     if (ec && wait.expired()) ec = beast::error::timeout;
+    // A read returns after one chunk; more lines the backend already sent may wait in
+    // c.buffer. Take them now, without reading again, so one client write carries them all.
+    // (Not the parser's eager mode: that reads on until the buffer is full, holding lines back.)
+    while (!ec && !p.is_done() && c.buffer.size() != 0 && p.get().body().size != 0) {
+      beast::error_code pec;
+      auto used = p.put(c.buffer.data(), pec);
+      c.buffer.consume(used);
+      if (pec == http::error::need_buffer) pec = {};
+      if (pec == http::error::need_more || (used == 0 && !pec)) break;
+      if (pec) {
+        ec = pec;
+        break;
+      }
+    }
     std::size_t got = (buf.size - pending) - p.get().body().size;
     pending += got;
     std::size_t ready = pending;
@@ -262,9 +276,6 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
     }
     wait.end();
     if (ec && wait.expired()) ec = beast::error::timeout;
-    // Parse every chunk already received in one go, so one client write carries them all
-    // (async_read_header turned eager parsing off).
-    p.eager(true);
     if (ec && client_gone(rs)) {
       client.broken = true;
       co_return attempt{};
