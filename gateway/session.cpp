@@ -422,9 +422,13 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     http::request_parser<http::empty_body> head_parser;
     head_parser.header_limit(static_cast<std::uint32_t>(sc.max_header_bytes));
     head_parser.body_limit(boost::none);
-    deadline.arm(sc.header_timeout);
+    // Usually the whole head came with the first read: then parsing cannot wait, and the
+    // timer (and its bookkeeping) is not needed.
+    auto buffered = std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size());
+    bool head_buffered = buffered.find("\r\n\r\n") != std::string_view::npos;
+    if (!head_buffered) deadline.arm(sc.header_timeout);
     auto [hec, hn] = co_await http::async_read_header(stream.socket(), buffer, head_parser, net::as_tuple(net::use_awaitable));
-    deadline.disarm();
+    if (!head_buffered) deadline.disarm();
     if (hec && deadline.fired()) hec = beast::error::timeout;
     if (hec) {
       if (hec == http::error::end_of_stream || hec == net::error::eof || hec == net::error::connection_reset) co_return;
@@ -488,9 +492,11 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
 
     http::request_parser<http::string_body> parser(std::move(head_parser));
     parser.body_limit(body_cap);
-    deadline.arm(sc.body_timeout);
+    auto body_length = parser.content_length();
+    bool body_buffered = !parser.chunked() && (!body_length || buffer.size() >= *body_length);
+    if (!body_buffered) deadline.arm(sc.body_timeout);
     auto [bec, bn] = co_await http::async_read(stream.socket(), buffer, parser, net::as_tuple(net::use_awaitable));
-    deadline.disarm();
+    if (!body_buffered) deadline.disarm();
     if (bec && deadline.fired()) bec = beast::error::timeout;
     if (bec) {
       if (bec == net::error::eof || bec == http::error::end_of_stream || bec == http::error::partial_message ||
