@@ -127,15 +127,41 @@ std::string percent_decode(std::string_view s) {
   return out;
 }
 
-// The client's headers as they go upstream: hop-by-hop ones dropped, X-Forwarded-For added.
+// True when `name` is listed in the Connection header's value (also hop-by-hop, RFC 9110 7.6.1).
+bool named_in_connection(std::string_view connection, std::string_view name) {
+  while (!connection.empty()) {
+    auto comma = connection.find(',');
+    auto token = connection.substr(0, comma);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    if (beast::iequals(token, name)) return true;
+    if (comma == std::string_view::npos) break;
+    connection.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// The client's headers as they go upstream: hop-by-hop ones dropped (also those the
+// Connection header names), the client's address appended to X-Forwarded-For.
 template <class Fields>
 void forwarded_headers(const Fields& fields, const std::string& client_ip, std::string& out) {
   out.clear();
+  std::string_view connection = fields[http::field::connection];
+  std::string_view prior_xff;
   for (const auto& f : fields) {
-    if (is_hop_by_hop_request(f.name_string())) continue;
-    out.append(f.name_string()).append(": ").append(f.value()).append("\r\n");
+    auto name = f.name_string();
+    if (is_hop_by_hop_request(name) || (!connection.empty() && named_in_connection(connection, name))) continue;
+    if (beast::iequals(name, "x-forwarded-for")) {
+      prior_xff = f.value();
+      continue;
+    }
+    out.append(name).append(": ").append(f.value()).append("\r\n");
   }
-  if (!client_ip.empty()) out.append("X-Forwarded-For: ").append(client_ip).append("\r\n");
+  if (!client_ip.empty() || !prior_xff.empty()) {
+    out.append("X-Forwarded-For: ").append(prior_xff);
+    if (!prior_xff.empty() && !client_ip.empty()) out.append(", ");
+    out.append(client_ip).append("\r\n");
+  }
 }
 
 // The routing name of a JSON request: "model", else "name" ("source" for /api/copy).

@@ -29,11 +29,15 @@ bool still_open(upstream_connection& c) {
 }  // namespace
 
 net::awaitable<acquire_result> upstream_pool::acquire(const backend& b, millis connect_timeout) {
+  // Connections idle longer than this are dropped rather than trusted: a firewall or NAT on
+  // the way may have forgotten them without telling either end.
+  constexpr auto max_idle_age = std::chrono::seconds(60);
   auto& idle = idle_[b.index()];
+  auto now = std::chrono::steady_clock::now();
   while (!idle.empty()) {
     auto conn = std::move(idle.back());
     idle.pop_back();
-    if (still_open(*conn)) {
+    if (now - conn->idle_since < max_idle_age && still_open(*conn)) {
       conn->reused = true;
       co_return acquire_result{{}, std::move(conn)};
     }
@@ -57,6 +61,7 @@ void upstream_pool::release(int backend_index, upstream_connection_ptr conn) {
   auto& idle = idle_[backend_index];
   if (idle.size() >= max_idle_) return;
   conn->stream.expires_never();
+  conn->idle_since = std::chrono::steady_clock::now();
   idle.push_back(std::move(conn));
 }
 

@@ -9,6 +9,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
+#include <chrono>
 #include <memory>
 #include <vector>
 
@@ -19,6 +20,7 @@ struct upstream_connection {
   boost::beast::tcp_stream stream;
   boost::beast::flat_buffer buffer;  // bytes read past the last response (empty when pooled)
   bool reused = false;               // came from the pool (it may have been closed meanwhile)
+  std::chrono::steady_clock::time_point idle_since{};  // when it went back to the pool
 };
 
 using upstream_connection_ptr = std::unique_ptr<upstream_connection>;

@@ -513,3 +513,24 @@ TEST_F(gateway_test, the_access_log_has_one_line_per_request_with_its_figures) {
 
 }  // namespace
 }  // namespace corral::test
+
+namespace corral::test {
+namespace {
+
+TEST_F(gateway_test, hop_by_hop_headers_stay_behind_and_forwarded_for_is_appended) {
+  start();
+  auto r = request(port(), "POST", "/api/generate", generate_body("mistral", false),
+                   {{"Connection", "keep-alive, X-Secret-Hop"}, {"X-Secret-Hop", "1"},
+                    {"X-Forwarded-For", "10.1.2.3"}, {"User-Agent", "ollama-python/0.4"}});
+  ASSERT_EQ(r.status, 200);
+  auto seen = a->stats().at("last_request_headers").as_object();
+  EXPECT_FALSE(seen.contains("x-secret-hop"));
+  EXPECT_FALSE(seen.contains("connection") && seen.at("connection").as_string() != "keep-alive");
+  ASSERT_TRUE(seen.contains("x-forwarded-for"));
+  EXPECT_EQ(seen.at("x-forwarded-for").as_string(), "10.1.2.3, 127.0.0.1");
+  EXPECT_EQ(seen.at("user-agent").as_string(), "ollama-python/0.4");
+  EXPECT_EQ(seen.at("host").as_string(), "127.0.0.1:" + std::to_string(a->port));
+}
+
+}  // namespace
+}  // namespace corral::test
