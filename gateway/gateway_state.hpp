@@ -46,6 +46,9 @@ class gateway_state {
   // Backends healthy now, as a mask.
   backend_mask healthy_mask() const;
 
+  // Set when the process is stopping: sessions finish their current request and close.
+  std::atomic<bool> stopping{false};
+
  private:
   const std::shared_ptr<const config> cfg_;
   // Guards the catalog pointer: a reader copies it (an atomic increment) and lets go.

@@ -127,6 +127,7 @@ void run_server(std::shared_ptr<const config> cfg, std::string version) {
   signals.async_wait([](const boost::system::error_code&, int) {});
   signal_ioc.run();
   log(log_level::info, "stopping: no new connections; waiting for requests in flight");
+  state.stopping.store(true);  // answers from now on say "Connection: close"
   for (std::size_t i = 0; i < workers.size(); ++i)
     net::post(workers[i]->ioc, [&acc = acceptors[i]] {
       boost::system::error_code ignored;

@@ -551,13 +551,13 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     downstream client{stream, buffer, ctx};
     client.relay = &relay;
     client.send_deadline = &send_deadline;
-    client.keep_alive = req.keep_alive();
+    client.keep_alive = req.keep_alive() && !w.state.stopping.load(std::memory_order_relaxed);
     client.head_only = req.method() == http::verb::head;
     client.http10 = req.version() < 11;
     co_await dispatch(w, client, req, route, forwarded);
     finish(w, ctx);
     if (relay.size > 64 * 1024) relay = byte_buffer{};  // one huge record must not pin memory
-    if (client.broken || !client.keep_alive) {
+    if (client.broken || !client.keep_alive || w.state.stopping.load(std::memory_order_relaxed)) {
       beast::error_code ignored;
       stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
       co_return;

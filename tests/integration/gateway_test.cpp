@@ -534,3 +534,23 @@ TEST_F(gateway_test, hop_by_hop_headers_stay_behind_and_forwarded_for_is_appende
 
 }  // namespace
 }  // namespace corral::test
+
+namespace corral::test {
+namespace {
+
+TEST_F(gateway_test, sigterm_lets_a_running_stream_finish_then_exits) {
+  start();
+  connection c(port());
+  c.send("POST", "/api/generate", generate_body("mistral", true), {{"X-Fake-Tokens", "8"}, {"X-Fake-Token-Delay-Ms", "100"}});
+  ASSERT_EQ(c.read_head().status, 200);
+  gw->proc->kill(SIGTERM);
+  std::string body;
+  for (std::string piece; !(piece = c.read_body_piece()).empty();) body += piece;
+  auto lines = split_lines(body);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(parse_json(lines.back()).at("done").as_bool(), true) << body;
+  EXPECT_EQ(gw->proc->wait_exit(10s), 0);
+}
+
+}  // namespace
+}  // namespace corral::test
