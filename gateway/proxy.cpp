@@ -261,7 +261,9 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
       co_return attempt{};
     }
     // ollama.timeout bounds each wait for the backend: sending, the first byte, every gap.
-    wait_deadline wait(c.stream.get_executor(), c.stream.socket(), cfg->ollama.timeout);
+    if (!c.deadline)
+      c.deadline = std::make_unique<wait_deadline>(c.stream.get_executor(), c.stream.socket(), cfg->ollama.timeout);
+    auto& wait = *c.deadline;
     wait.begin();
     std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(req.body.data(), req.body.size())};
     auto [wec, wn] = co_await net::async_write(c.stream.socket(), bufs, net::as_tuple(net::use_awaitable));

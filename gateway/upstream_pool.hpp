@@ -3,6 +3,7 @@
 // touched by coroutines on its own io_context). Bounded: at most `max_idle` idle connections per
 // backend; beyond that a released connection is closed.
 #include "gateway/backend.hpp"
+#include "gateway/wait_deadline.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -21,6 +22,9 @@ struct upstream_connection {
   boost::beast::flat_buffer buffer;  // bytes read past the last response (empty when pooled)
   bool reused = false;               // came from the pool (it may have been closed meanwhile)
   std::chrono::steady_clock::time_point idle_since{};  // when it went back to the pool
+  // Bounds each wait on this connection; kept with it so that its one timer is not set up and
+  // torn down per request (see relay in proxy.cpp).
+  std::unique_ptr<wait_deadline> deadline;
 };
 
 using upstream_connection_ptr = std::unique_ptr<upstream_connection>;
