@@ -151,8 +151,8 @@ bool client_gone(const relay_state& rs) { return rs.watch && rs.watch->gone; }
 // record) or raw. Returns "" on a clean end, else what broke.
 net::awaitable<std::string> relay_body(worker& w, downstream& client, upstream_connection& c,
                                        http::response_parser<http::buffer_body>& p, bool framed,
-                                       framing kind, bool chunked_out, api_flavor flavor,
-                                       relay_state& rs, const backend& b, wait_deadline& wait) {
+                                       framing kind, bool chunked_out, relay_state& rs, const backend& b,
+                                       wait_deadline& wait) {
   auto timeout = w.state.cfg()->ollama.timeout;
   line_framer framer(kind);
   auto& buf = rs.buf;
@@ -209,7 +209,6 @@ net::awaitable<std::string> relay_body(worker& w, downstream& client, upstream_c
       co_return "backend " + b.name() + " broke the stream: " + ec.message();
     }
   }
-  (void)flavor;
   co_return std::string{};
 }
 
@@ -346,7 +345,7 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
       client.pending_head = std::move(out);  // goes out with the first body bytes
       if (bodyless) co_await client.write_raw({});
       if (!bodyless && !client.broken) {
-        auto broke = co_await relay_body(w, client, c, p, false, framing::ndjson, false, req.route.flavor, rs, b, wait);
+        auto broke = co_await relay_body(w, client, c, p, false, framing::ndjson, false, rs, b, wait);
         if (!broke.empty() && !client.pending_head.empty() && !client.broken && !client_gone(rs)) {
           // Broke before its first body byte: nothing reached the client, so another backend may
           // still serve it.
@@ -371,7 +370,7 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
       co_await client.begin_chunked(status, headers);
       if (!client.broken) {
         auto kind = sse ? framing::sse : framing::ndjson;
-        auto broke = co_await relay_body(w, client, c, p, sse || ndjson, kind, true, req.route.flavor, rs, b, wait);
+        auto broke = co_await relay_body(w, client, c, p, sse || ndjson, kind, true, rs, b, wait);
         if (!broke.empty() && !client.pending_head.empty() && !client.broken && !client_gone(rs)) {
           client.pending_head.clear();  // nothing reached the client: fail over
           client.head_sent = false;
