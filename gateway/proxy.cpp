@@ -43,7 +43,6 @@ constexpr std::size_t relay_buffer_initial = 64 * 1024;
 constexpr std::size_t relay_buffer_max = 16u << 20;  // the longest NDJSON line / SSE event relayed
 constexpr std::size_t token_tail_bytes = 1024;
 
-std::string seconds_text(millis d) { return format_duration(d); }
 
 bool is_hop_by_hop(std::string_view name) {
   static constexpr std::array<std::string_view, 10> names{
@@ -205,7 +204,7 @@ net::awaitable<std::string> relay_body(worker& w, downstream& client, upstream_c
     if (ec) {
       if (client_gone(rs)) co_return "client went away";
       if (ec == beast::error::timeout)
-        co_return "backend " + b.name() + " sent nothing for " + seconds_text(timeout) + " mid-stream";
+        co_return "backend " + b.name() + " sent nothing for " + format_duration(timeout) + " mid-stream";
       co_return "backend " + b.name() + " broke the stream: " + ec.message();
     }
   }
@@ -249,7 +248,7 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
     if (acquired.ec) {
       bool timed_out = acquired.ec == beast::error::timeout;
       std::string why = "cannot connect to backend " + b.name() + ": ";
-      if (timed_out) why += "timed out after " + seconds_text(cfg->ollama.connect_timeout);
+      if (timed_out) why += "timed out after " + format_duration(cfg->ollama.connect_timeout);
       else why += acquired.ec.message();
       co_return fail(timed_out ? upstream_error_kind::timeout : upstream_error_kind::connect, std::move(why));
     }
@@ -291,7 +290,7 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
         attempt a;
         a.result = outcome::failed;
         a.status = 504;
-        a.message = "backend " + b.name() + " did not answer within " + seconds_text(cfg->ollama.timeout);
+        a.message = "backend " + b.name() + " did not answer within " + format_duration(cfg->ollama.timeout);
         co_return a;
       }
       co_return fail(upstream_error_kind::protocol, "backend " + b.name() + " failed before answering: " + ec.message());

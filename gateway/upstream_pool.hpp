@@ -45,7 +45,6 @@ class upstream_pool {
   // A connection whose last response was read completely and may be reused.
   void release(int backend_index, upstream_connection_ptr conn);
 
-  std::size_t idle_count(int backend_index) const { return idle_[backend_index].size(); }
 
  private:
   boost::asio::any_io_executor ex_;

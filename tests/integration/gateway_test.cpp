@@ -383,11 +383,6 @@ TEST_F(gateway_test, metrics_pass_promtool_and_count_requests_and_tokens) {
   EXPECT_EQ(std::system(("promtool check metrics < " + path + " >/dev/null").c_str()), 0);
 }
 
-}  // namespace
-}  // namespace corral::test
-
-namespace corral::test {
-namespace {
 
 TEST_F(gateway_test, blobs_and_create_go_to_the_primary_backend_streamed) {
   start({}, {}, {}, "  max_body_bytes: 4096\n");
@@ -407,11 +402,6 @@ TEST_F(gateway_test, blobs_and_create_go_to_the_primary_backend_streamed) {
   EXPECT_EQ(request(port(), "POST", "/api/generate", generate_body("mine", false)).status, 200);
 }
 
-}  // namespace
-}  // namespace corral::test
-
-namespace corral::test {
-namespace {
 
 TEST_F(gateway_test, auto_pull_fetches_an_unknown_model_onto_the_least_loaded_backend_first) {
   start("  auto_pull: true\n");
@@ -443,11 +433,6 @@ TEST_F(gateway_test, an_http10_client_gets_a_stream_that_ends_at_close) {
   EXPECT_EQ(parse_json(lines.back()).at("done").as_bool(), true);
 }
 
-}  // namespace
-}  // namespace corral::test
-
-namespace corral::test {
-namespace {
 
 TEST_F(gateway_test, a_silent_gap_longer_than_the_timeout_ends_the_stream_with_an_error_line) {
   start("  timeout: 400ms\n");
@@ -461,11 +446,6 @@ TEST_F(gateway_test, a_silent_gap_longer_than_the_timeout_ends_the_stream_with_a
   EXPECT_NE(std::string(last.at("error").as_string()).find("sent nothing"), std::string::npos) << r.body;
 }
 
-}  // namespace
-}  // namespace corral::test
-
-namespace corral::test {
-namespace {
 
 TEST_F(gateway_test, a_head_without_its_body_fails_over_to_another_backend) {
   start();
@@ -488,11 +468,6 @@ TEST_F(gateway_test, a_client_that_stops_reading_is_dropped_and_its_backend_requ
   ASSERT_TRUE(eventually([&] { return a->stats().at("cancelled").to_number<int>() == 1; }, 15s));
 }
 
-}  // namespace
-}  // namespace corral::test
-
-namespace corral::test {
-namespace {
 
 TEST_F(gateway_test, the_access_log_has_one_line_per_request_with_its_figures) {
   start();
@@ -511,11 +486,6 @@ TEST_F(gateway_test, the_access_log_has_one_line_per_request_with_its_figures) {
   EXPECT_FALSE(std::string(v.at("backend").as_string()).empty());
 }
 
-}  // namespace
-}  // namespace corral::test
-
-namespace corral::test {
-namespace {
 
 TEST_F(gateway_test, hop_by_hop_headers_stay_behind_and_forwarded_for_is_appended) {
   start();
@@ -532,11 +502,6 @@ TEST_F(gateway_test, hop_by_hop_headers_stay_behind_and_forwarded_for_is_appende
   EXPECT_EQ(seen.at("host").as_string(), "127.0.0.1:" + std::to_string(a->port));
 }
 
-}  // namespace
-}  // namespace corral::test
-
-namespace corral::test {
-namespace {
 
 TEST_F(gateway_test, sigterm_lets_a_running_stream_finish_then_exits) {
   start();
