@@ -82,9 +82,6 @@ constexpr std::string_view ct_ndjson = "application/x-ndjson";
 constexpr std::string_view ct_sse = "text/event-stream";
 constexpr std::string_view ct_text = "text/plain; charset=utf-8";
 
-constexpr std::array<std::string_view, 10> token_words = {"The",  "quick", "brown", "fox", "jumps",
-                                                          "over", "the",   "lazy",  "dog", "again."};
-
 // ---------------------------------------------------------------------------------------------
 // Options
 
@@ -966,7 +963,46 @@ struct controls {
   std::int64_t token_delay_ms = 0;
   std::int64_t drop_after = -1;
   std::int64_t tokens = 10;
+  std::vector<std::string> text;  // X-Fake-Text: the answer's tokens, JSON-escaped; empty: the fox
 };
+
+// The default answer's tokens: " " + a word, as Ollama's tokens carry their leading space.
+constexpr std::array<std::string_view, 10> spaced_token_words = {" The",  " quick", " brown", " fox", " jumps",
+                                                                 " over", " the",   " lazy",  " dog", " again."};
+
+// X-Fake-Text: tokens split at '|' when the text has one (exactly as given, so a test can cut a
+// word anywhere), else " " + each word. Escaped for a JSON string.
+std::vector<std::string> split_fake_text(std::string_view text) {
+  std::vector<std::string> out;
+  auto escaped = [](std::string_view piece) {
+    std::string e;
+    for (char c : piece) {
+      if (c == '"' || c == '\\') e += '\\';
+      if (static_cast<unsigned char>(c) >= 0x20) e += c;
+    }
+    return e;
+  };
+  if (text.find('|') != std::string_view::npos) {
+    std::size_t start = 0;
+    for (;;) {
+      auto bar = text.find('|', start);
+      auto piece = text.substr(start, bar == std::string_view::npos ? std::string_view::npos : bar - start);
+      if (!piece.empty()) out.push_back(escaped(piece));
+      if (bar == std::string_view::npos) break;
+      start = bar + 1;
+    }
+    return out;
+  }
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && text[i] == ' ') ++i;
+    auto end = text.find(' ', i);
+    if (end == std::string_view::npos) end = text.size();
+    if (end > i) out.push_back(" " + escaped(text.substr(i, end - i)));
+    i = end;
+  }
+  return out;
+}
 
 enum class gen_kind : std::uint8_t { generate, chat, oai_chat, oai_completion };
 
@@ -1053,6 +1089,7 @@ class connection {
   const model_entry* find_model(std::string_view normalised_key);
   std::int64_t token_budget(std::optional<std::int64_t> cap, bool& capped) const;
   void build_token(const generation& g, std::int64_t i);
+  std::string_view token_text(std::int64_t i) const;  // token i of the answer, JSON-escaped
   void build_final(const generation& g, std::string_view done_reason);
   void build_metrics(const generation& g);
   void append_created_at(std::string& out) const;
@@ -1239,6 +1276,8 @@ bool connection::parse_controls() {
   ctl_.token_delay_ms = f.token_delay_ms.load(std::memory_order_relaxed);
   ctl_.drop_after = f.drop_after.load(std::memory_order_relaxed);
   ctl_.tokens = f.tokens.load(std::memory_order_relaxed);
+  ctl_.text.clear();
+  bool tokens_given = false;
 
   auto& st = w_.stats;
   std::size_t n = 0;
@@ -1256,9 +1295,12 @@ bool connection::parse_controls() {
     std::int64_t v = 0;
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
     bool parsed = ec == std::errc{} && ptr == value.data() + value.size();
-    if (key == "tokens") {
+    if (key == "text") {
+      ctl_.text = split_fake_text(value);
+    } else if (key == "tokens") {
       ok &= parsed && v >= 0;
       ctl_.tokens = v;
+      tokens_given = true;
     } else if (key == "token-delay-ms" || key == "slow-chunk-ms") {
       ok &= parsed && v >= 0;
       ctl_.token_delay_ms = v;
@@ -1274,6 +1316,7 @@ bool connection::parse_controls() {
     }
     if (!ok && control_error_.empty()) control_error_ = "invalid " + std::string(name) + " header";
   }
+  if (!ctl_.text.empty() && !tokens_given) ctl_.tokens = static_cast<std::int64_t>(ctl_.text.size());
   st.last_header_count = n;
   st.last_request_steady_ns = t0_;
   return ok;
@@ -1321,7 +1364,7 @@ net::awaitable<void> connection::handle_request() {
   } guard{st};
 
   bool controls_ok = parse_controls();
-  if (!controls_ok) ctl_ = controls{0, 0, 0, -1, ctl_.tokens};
+  if (!controls_ok) ctl_ = controls{0, 0, 0, -1, ctl_.tokens, {}};
 
   // Parse the JSON body up front so stats can count the model even for faulted requests.
   body_json_.reset();
@@ -1664,8 +1707,13 @@ void connection::append_model_details(std::string& out, const model_entry& m) co
 // ---------------------------------------------------------------------------------------------
 // Generation: /api/generate, /api/chat, /v1/chat/completions, /v1/completions
 
+std::string_view connection::token_text(std::int64_t i) const {
+  if (!ctl_.text.empty()) return ctl_.text[static_cast<std::size_t>(i) % ctl_.text.size()];
+  return spaced_token_words[static_cast<std::size_t>(i) % spaced_token_words.size()];
+}
+
 void connection::build_token(const generation& g, std::int64_t i) {
-  auto word = token_words[static_cast<std::size_t>(i) % token_words.size()];
+  auto word = token_text(i);
   line_.clear();
   switch (g.kind) {
     case gen_kind::generate:
@@ -1673,7 +1721,7 @@ void connection::build_token(const generation& g, std::int64_t i) {
       line_ += model_json_;
       line_ += R"(,"created_at":")";
       append_created_at(line_);
-      line_ += R"(","response":" )";
+      line_ += R"(","response":")";
       line_ += word;
       line_ += "\",\"done\":false}\n";
       break;
@@ -1682,7 +1730,7 @@ void connection::build_token(const generation& g, std::int64_t i) {
       line_ += model_json_;
       line_ += R"(,"created_at":")";
       append_created_at(line_);
-      line_ += R"(","message":{"role":"assistant","content":" )";
+      line_ += R"(","message":{"role":"assistant","content":")";
       line_ += word;
       line_ += "\"},\"done\":false}\n";
       break;
@@ -1694,7 +1742,7 @@ void connection::build_token(const generation& g, std::int64_t i) {
       line_ += R"(,"model":)";
       line_ += model_json_;
       line_ +=
-          R"(,"system_fingerprint":"fp_ollama","choices":[{"index":0,"delta":{"role":"assistant","content":" )";
+          R"(,"system_fingerprint":"fp_ollama","choices":[{"index":0,"delta":{"role":"assistant","content":")";
       line_ += word;
       line_ += "\"},\"finish_reason\":null}]}\n\n";
       break;
@@ -1705,7 +1753,7 @@ void connection::build_token(const generation& g, std::int64_t i) {
       append_int(line_, g.created);
       line_ += R"(,"model":)";
       line_ += model_json_;
-      line_ += R"(,"system_fingerprint":"fp_ollama","choices":[{"text":" )";
+      line_ += R"(,"system_fingerprint":"fp_ollama","choices":[{"text":")";
       line_ += word;
       line_ += R"(","index":0,"finish_reason":null}])";
       if (g.include_usage) line_ += R"(,"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0})";
@@ -1794,7 +1842,7 @@ void connection::build_final(const generation& g, std::string_view done_reason) 
           p.remove_prefix(n);
         }
         for (std::int64_t i = 0; i < g.tokens; ++i)
-          emit(32000 + static_cast<std::uint64_t>(i) % token_words.size());
+          emit(32000 + static_cast<std::uint64_t>(i) % spaced_token_words.size());
       }
       line_ += ']';
       build_metrics(g);
@@ -2010,10 +2058,7 @@ net::awaitable<void> connection::handle_generation() {
     std::string id = resp_;
     std::string text;
     text.reserve(static_cast<std::size_t>(g.tokens) * 7);
-    for (std::int64_t i = 0; i < g.tokens; ++i) {
-      text += ' ';
-      text += token_words[static_cast<std::size_t>(i) % token_words.size()];
-    }
+    for (std::int64_t i = 0; i < g.tokens; ++i) text += token_text(i);
     resp_.clear();
     switch (g.kind) {
       case gen_kind::generate:

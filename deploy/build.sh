@@ -11,9 +11,9 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libyaml-cpp-dev libjemalloc-dev
+  libyaml-cpp-dev libjemalloc-dev libre2-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  prometheus nginx wrk curl
+  prometheus nginx haproxy wrk curl gnuplot-nox
 )
 
 install_deps() {
@@ -29,6 +29,8 @@ install_deps() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
   # prometheus' service is not needed (only promtool); don't leave it running.
   $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+  # haproxy and nginx are only run by bench/compare.sh, from their own temp configs.
+  $sudo systemctl disable --now haproxy nginx >/dev/null 2>&1 || true
 }
 
 build() {  # build <dir> <cmake options...>

@@ -57,6 +57,8 @@ std::string access_log_line(const request_context& ctx) {
   num(out, "prompt_tokens", ctx.prompt_tokens);
   num(out, "completion_tokens", ctx.completion_tokens);
   num(out, "attempts", static_cast<std::uint64_t>(ctx.attempts));
+  if (ctx.who) str(out, "key", ctx.who->key_name);
+  if (!ctx.decisions.empty()) str(out, "policies", ctx.decisions);
   if (!ctx.error.empty()) str(out, "error", ctx.error);
   out += "}\n";
   return out;

@@ -17,6 +17,8 @@
 
 namespace corral {
 
+class policy_chain;
+
 // A growable byte buffer that is not zero-filled (the relay's, reused for a connection's life).
 struct byte_buffer {
   std::unique_ptr<char[]> data;
@@ -45,6 +47,7 @@ struct downstream {
   bool broken = false;                // a write failed: the client is gone
   byte_buffer* relay = nullptr;       // the connection's relay buffer
   wait_deadline* send_deadline = nullptr;  // bounds each write (server.send_timeout)
+  const policy_chain* policies = nullptr;  // set when a policy filters this request's response
   // A response head not yet written: it goes out with the first body bytes, in one write.
   std::string pending_head;
 

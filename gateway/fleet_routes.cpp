@@ -1,6 +1,7 @@
 #include "gateway/fleet_routes.hpp"
 
 #include "gateway/backend_monitor.hpp"
+#include "gateway/core/model_name.hpp"
 #include "gateway/join_all.hpp"
 #include "gateway/log.hpp"
 #include "gateway/upstream_client.hpp"
@@ -114,6 +115,24 @@ net::awaitable<model_lists> gather_models(worker& w, backend_mask mask, std::str
 
 }  // namespace
 
+namespace {
+
+// A key limited to some models sees only those (auth policy, identity::models).
+void keep_allowed(json::object& merged, const request_context& ctx) {
+  if (!ctx.who || ctx.who->models.empty()) return;
+  auto* list = merged.if_contains("models");
+  if (!list || !list->is_array()) return;
+  auto& models = list->get_array();
+  json::array kept;
+  for (auto& m : models) {
+    const json::value* name = m.is_object() ? m.get_object().if_contains("name") : nullptr;
+    if (name && name->is_string() && ctx.who->may_use(normalize_model_name(name->get_string()))) kept.push_back(std::move(m));
+  }
+  models = std::move(kept);
+}
+
+}  // namespace
+
 net::awaitable<void> serve_tags(worker& w, downstream& client, bool openai) {
   auto healthy = w.state.healthy_mask();
   auto flavor = openai ? api_flavor::openai : api_flavor::ollama;
@@ -140,6 +159,7 @@ net::awaitable<void> serve_tags(worker& w, downstream& client, bool openai) {
     w.state.update_backend_models(index, std::move(m));
   }
   auto merged = merge_tags(got.answered);
+  keep_allowed(merged, client.ctx);
   // Built before the co_await: GCC 12 double-destroys conditional temporaries across co_await.
   std::string text = openai ? json::serialize(openai_model_list(merged)) : json::serialize(merged);
   co_await client.reply(200, json_type, text);
@@ -157,7 +177,9 @@ net::awaitable<void> serve_ps(worker& w, downstream& client) {
     co_await client.reply_error(api_flavor::ollama, 502, message);
     co_return;
   }
-  co_await client.reply(200, json_type, json::serialize(merge_running(got.answered)));
+  auto running = merge_running(got.answered);
+  keep_allowed(running, client.ctx);
+  co_await client.reply(200, json_type, json::serialize(running));
 }
 
 net::awaitable<void> serve_version(worker& w, downstream& client) {

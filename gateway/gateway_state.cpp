@@ -5,12 +5,19 @@
 namespace corral {
 
 gateway_state::gateway_state(std::shared_ptr<const config> cfg, std::size_t workers, std::string version)
-    : cfg_(cfg), metrics_(workers, cfg->ollama.backends.size()), version_(std::move(version)) {
+    : cfg_(cfg), decisions_(workers), metrics_(workers, cfg->ollama.backends.size()), version_(std::move(version)) {
   if (cfg->ollama.backends.size() > static_cast<std::size_t>(max_backends))
     throw config_error("ollama: at most " + std::to_string(max_backends) + " backends are supported");
   int i = 0;
   for (const auto& b : cfg->ollama.backends) backends_.push_back(std::make_unique<backend>(b, i++, cfg->upstream));
   catalog_ = std::make_shared<const model_catalog>(std::vector<backend_models>(backends_.size()));
+  chain_ = policy_chain::build(cfg->policies, &decisions_);
+}
+
+void gateway_state::set_chain(std::shared_ptr<const policy_chain> chain) {
+  std::lock_guard lock(snapshot_mu_);
+  chain_ = std::move(chain);
+  chain_version_.fetch_add(1, std::memory_order_acq_rel);
 }
 
 void gateway_state::update_backend_models(std::size_t index, backend_models models) {

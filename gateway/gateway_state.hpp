@@ -10,6 +10,8 @@
 #include "gateway/metrics.hpp"
 #include "gateway/model_catalog.hpp"
 #include "gateway/upstream_pool.hpp"
+#include "policies/policy_chain.hpp"
+#include "policies/policy_counters.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -39,6 +41,15 @@ class gateway_state {
   // Replaces one backend's models in the catalog (copy-on-write, safe from any thread).
   void update_backend_models(std::size_t index, backend_models models);
 
+  // The policy chain: built from cfg()->policies at start, replaced on reload.
+  std::shared_ptr<const policy_chain> chain() const {
+    std::lock_guard lock(snapshot_mu_);
+    return chain_;
+  }
+  std::uint64_t chain_version() const noexcept { return chain_version_.load(std::memory_order_acquire); }
+  void set_chain(std::shared_ptr<const policy_chain> chain);
+  policy_counters& decisions() noexcept { return decisions_; }
+
   metrics_registry& metrics() noexcept { return metrics_; }
   const std::string& version() const noexcept { return version_; }
   steady_clock::time_point started() const noexcept { return started_; }
@@ -57,6 +68,9 @@ class gateway_state {
   std::vector<std::unique_ptr<backend>> backends_;
   std::shared_ptr<const model_catalog> catalog_;
   std::atomic<std::uint64_t> catalog_version_{1};
+  policy_counters decisions_;
+  std::shared_ptr<const policy_chain> chain_;
+  std::atomic<std::uint64_t> chain_version_{1};
   metrics_registry metrics_;
   std::string version_;
   steady_clock::time_point started_ = steady_clock::now();
@@ -83,9 +97,21 @@ struct worker {
     return catalog_;
   }
 
+  // The policy chain as this worker last saw it, refreshed the same way.
+  const std::shared_ptr<const policy_chain>& chain() {
+    auto v = state.chain_version();
+    if (v != chain_version_) {
+      chain_ = state.chain();
+      chain_version_ = v;
+    }
+    return chain_;
+  }
+
  private:
   std::shared_ptr<const model_catalog> catalog_;
   std::uint64_t catalog_version_ = 0;
+  std::shared_ptr<const policy_chain> chain_;
+  std::uint64_t chain_version_ = 0;
 };
 
 }  // namespace corral

@@ -3,10 +3,13 @@
 #include "gateway/fake_backends.hpp"
 #include "gateway/log.hpp"
 #include "gateway/server.hpp"
+#include "policies/key_hash.hpp"
+#include "policies/policy_chain.hpp"
 
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <string>
 
@@ -17,6 +20,8 @@
 namespace {
 
 constexpr const char* usage = R"(usage: corral [options]
+       corral hash-key [KEY | --generate]
+
 
   --config FILE         read the configuration from FILE (YAML; see config/corral.yaml)
   --check-config FILE   validate FILE (and the environment overrides), print the problem, exit
@@ -24,14 +29,46 @@ constexpr const char* usage = R"(usage: corral [options]
   --version             print the version
   --help                this text
 
+hash-key prints the SHA-256 hash of an API key, as the auth policy's keys[].hash wants it. The
+key is read from standard input when not given (it then stays out of the shell's history);
+--generate makes a new random key and prints it with its hash.
+
 Without --config, corral runs on its embedded defaults: port 9089, one backend at
 http://localhost:11434. Environment variables override the file: PORT, HOST, OLLAMA_BASE_URL,
 OLLAMA_TIMEOUT, OLLAMA_MAX_RETRIES, OLLAMA_AUTO_PULL, OLLAMA_MAX_CONCURRENT, LOG_LEVEL.
 )";
 
+int hash_key(int argc, char** argv) {
+  std::string key;
+  if (argc > 2 && std::string(argv[2]) == "--generate") {
+    key = corral::generate_api_key();
+    std::cout << "key:  " << key << "\nhash: " << corral::hash_api_key(key) << "\n";
+    return 0;
+  }
+  if (argc > 2) key = argv[2];
+  else if (!std::getline(std::cin, key)) key.clear();
+  while (!key.empty() && (key.back() == '\r' || key.back() == '\n' || key.back() == ' ')) key.pop_back();
+  if (key.empty()) {
+    std::cerr << "corral hash-key: no key given (pass it as an argument or on standard input)\n";
+    return 2;
+  }
+  std::cout << corral::hash_api_key(key) << "\n";
+  return 0;
+}
+
+// The configuration as the process reads it: the file (or the embedded defaults), then the
+// environment's overrides, then the fake backends when asked for. Throws config_error.
+corral::config read_config(const std::string& path, const std::string& fake_backend_urls) {
+  auto cfg = path.empty() ? corral::default_config() : corral::load_config_file(path);
+  corral::apply_env_overrides(cfg, corral::read_process_env());
+  if (!fake_backend_urls.empty()) cfg.ollama.backends = corral::parse_backend_list(fake_backend_urls, "--fake-backends");
+  return cfg;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "hash-key") return hash_key(argc, argv);
   std::string config_path;
   bool check_only = false;
   int fake_backends = 0;
@@ -74,20 +111,22 @@ int main(int argc, char** argv) {
 
   corral::config cfg;
   try {
-    cfg = config_path.empty() ? corral::default_config() : corral::load_config_file(config_path);
-    corral::apply_env_overrides(cfg, corral::read_process_env());
+    cfg = read_config(config_path, "");
+    corral::policy_chain::build(cfg.policies, nullptr);  // every policy's options checked now
   } catch (const corral::config_error& e) {
     std::cerr << "corral: invalid configuration: " << e.what() << "\n";
     return 1;
   }
   if (check_only) {
     std::cout << config_path << ": ok (" << cfg.ollama.backends.size() << " backend"
-              << (cfg.ollama.backends.size() == 1 ? "" : "s") << ")\n";
+              << (cfg.ollama.backends.size() == 1 ? "" : "s") << ", " << cfg.policies.size() << " polic"
+              << (cfg.policies.size() == 1 ? "y" : "ies") << ")\n";
     return 0;
   }
 
   std::signal(SIGPIPE, SIG_IGN);
   corral::set_log_level(cfg.log.level);
+  std::string fake_list;
   try {
     if (fake_backends > 0) {
       auto urls = corral::start_fake_backends(fake_backends);
@@ -95,8 +134,11 @@ int main(int argc, char** argv) {
       for (auto& u : urls) list += (list.empty() ? "" : ",") + u;
       cfg.ollama.backends = corral::parse_backend_list(list, "--fake-backends");
       corral::log(corral::log_level::info, "started fake-ollama backends (no real Ollama involved)", {{"backends", list}});
+      fake_list = list;
     }
-    corral::run_server(std::make_shared<const corral::config>(std::move(cfg)), CORRAL_VERSION);
+    std::function<corral::config()> reread;
+    if (!config_path.empty()) reread = [config_path, fake_list] { return read_config(config_path, fake_list); };
+    corral::run_server(std::make_shared<const corral::config>(std::move(cfg)), CORRAL_VERSION, std::move(reread));
   } catch (const std::exception& e) {
     std::cerr << "corral: " << e.what() << "\n";
     return 1;

@@ -207,4 +207,14 @@ std::string metrics_registry::render(const std::vector<backend_gauges>& backends
   return out;
 }
 
+std::string render_policy_decisions(const std::vector<policy_counters::entry>& counts) {
+  std::string out =
+      "# HELP corral_policy_decisions_total Decisions taken by each policy of the chain.\n"
+      "# TYPE corral_policy_decisions_total counter\n";
+  for (const auto& c : counts)
+    out += "corral_policy_decisions_total{policy=\"" + escape_label(c.policy) + "\",decision=\"" +
+           escape_label(c.decision) + "\"} " + std::to_string(c.count) + "\n";
+  return out;
+}
+
 }  // namespace corral

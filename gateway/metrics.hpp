@@ -5,6 +5,7 @@
 // thread's shard under that shard's mutex (uncontended but for the moment a scrape sums the
 // shards). Label sets stay bounded: `model` is only ever a model the catalog knows (or "").
 #include "gateway/core/string_hash.hpp"
+#include "policies/policy_counters.hpp"
 
 #include <array>
 #include <atomic>
@@ -85,6 +86,9 @@ class metrics_registry {
   std::atomic<std::int64_t> in_flight_{0};
   double start_time_;
 };
+
+// corral_policy_decisions_total{policy,decision}: every registered pair, zeros included.
+std::string render_policy_decisions(const std::vector<policy_counters::entry>& counts);
 
 // Escapes a label value for the text format (backslash, double quote, newline).
 std::string escape_label(std::string_view v);

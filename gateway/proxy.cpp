@@ -7,6 +7,7 @@
 #include "gateway/log.hpp"
 #include "gateway/upstream_client.hpp"
 #include "gateway/wait_deadline.hpp"
+#include "policies/policy_chain.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -129,7 +130,38 @@ struct relay_state {
   byte_buffer& buf;
   std::string tail;
   client_watch* watch = nullptr;
+  std::string filtered;  // records changed by the policy chain, as they go out
+  std::string blocked;   // why a policy ended the stream ("" while it runs)
 };
+
+// Passes the complete records in `out` through the chain's chunk hooks. Returns what goes out:
+// `out` itself when nothing changed, else rs.filtered. On a block, rs.blocked says why and the
+// result holds only the records before the blocked one. `last` marks the end of the body, whose
+// final record may lack its terminator.
+std::string_view filter_records(const policy_chain& chain, request_context& ctx, framing kind, std::string_view out,
+                                bool last, relay_state& rs) {
+  auto record_kind = kind == framing::sse ? chunk_kind::sse_event : chunk_kind::ndjson_line;
+  bool changed = false;
+  std::size_t consumed = 0;
+  auto one = [&](std::string_view rec) {
+    if (!rs.blocked.empty()) return;
+    auto r = chain.on_response_chunk(ctx, record_kind, rec);
+    if (r.act == chunk_result::action::block) {
+      rs.blocked = r.message.empty() ? std::string("response blocked by a policy") : std::move(r.message);
+      return;
+    }
+    if (r.act == chunk_result::action::replace && !changed) {
+      rs.filtered.assign(out.data(), consumed);
+      changed = true;
+    }
+    if (changed) rs.filtered.append(r.act == chunk_result::action::replace ? r.data : rec);
+    consumed += rec.size();
+  };
+  for_each_record(kind, out, one);
+  if (last && consumed < out.size()) one(out.substr(consumed));
+  if (changed) return rs.filtered;
+  return out.substr(0, consumed);
+}
 
 // Marks the backend connection in use for the watch, for as long as this object lives.
 struct watched_upstream {
@@ -151,7 +183,7 @@ bool client_gone(const relay_state& rs) { return rs.watch && rs.watch->gone; }
 net::awaitable<std::string> relay_body(worker& w, downstream& client, upstream_connection& c,
                                        http::response_parser<http::buffer_body>& p, bool framed,
                                        framing kind, bool chunked_out, relay_state& rs, const backend& b,
-                                       wait_deadline& wait) {
+                                       wait_deadline& wait, const policy_chain* filters = nullptr) {
   auto timeout = w.state.cfg()->ollama.timeout;
   line_framer framer(kind);
   auto& buf = rs.buf;
@@ -194,9 +226,13 @@ net::awaitable<std::string> relay_body(worker& w, downstream& client, upstream_c
     if (ready > 0) {
       std::string_view out(buf.data.get(), ready);
       keep_tail(rs.tail, out);
-      if (chunked_out) co_await client.write_chunk(out);
-      else co_await client.write_body(out);
+      if (filters) out = filter_records(*filters, client.ctx, kind, out, p.is_done(), rs);
+      if (!out.empty()) {
+        if (chunked_out) co_await client.write_chunk(out);
+        else co_await client.write_body(out);
+      }
       if (client.broken) co_return "client went away";
+      if (!rs.blocked.empty()) co_return "blocked";
       std::memmove(buf.data.get(), buf.data.get() + ready, pending - ready);
       pending -= ready;
       scanned = pending;
@@ -225,6 +261,39 @@ net::awaitable<std::string> read_whole_body(upstream_connection& c, http::respon
     if (ec) break;
   }
   co_return body;
+}
+
+struct whole_body {
+  std::string body;
+  std::string error;  // "" when the body was read to its end
+};
+
+// Reads a whole response body for a policy that filters it as one (bounded like a streamed
+// record). Each wait is bounded by ollama.timeout, as in the relay.
+net::awaitable<whole_body> read_filtered_body(upstream_connection& c, http::response_parser<http::buffer_body>& p,
+                                              wait_deadline& wait, relay_state& rs) {
+  whole_body out;
+  auto& buf = rs.buf;
+  buf.grow(relay_buffer_initial, 0);
+  while (!p.is_done()) {
+    if (out.body.size() >= relay_buffer_max) {
+      out.error = "a response body exceeded " + std::to_string(relay_buffer_max) + " bytes";
+      co_return out;
+    }
+    p.get().body().data = buf.data.get();
+    p.get().body().size = buf.size;
+    wait.begin();
+    auto [ec, n] = co_await http::async_read_some(c.stream.socket(), c.buffer, p, net::as_tuple(net::use_awaitable));
+    wait.end();
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec && wait.expired()) ec = beast::error::timeout;
+    out.body.append(buf.data.get(), buf.size - p.get().body().size);
+    if (ec) {
+      out.error = ec.message();
+      co_return out;
+    }
+  }
+  co_return out;
 }
 
 net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_request& req, backend& b,
@@ -332,7 +401,42 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
     bool bodyless = req.method == "HEAD" || status == 204 || status == 304 || p.is_done();
     auto length = p.content_length();
     attempt done;
-    if (bodyless || (length && !p.chunked())) {
+    const policy_chain* filters = bodyless ? nullptr : client.policies;
+    if (filters) {
+      filters->on_response_head(client.ctx, {status, content_type});
+      if (client.ctx.chunk_policies == 0) filters = nullptr;
+    }
+    if (filters && !(sse || ndjson)) {
+      // A filtered non-streaming body: read whole, filtered as one, sent with its new length.
+      auto whole = co_await read_filtered_body(c, p, wait, rs);
+      if (!whole.error.empty()) {
+        if (client_gone(rs)) {
+          client.broken = true;
+          co_return done;
+        }
+        co_return fail(upstream_error_kind::broken_stream, "backend " + b.name() + " broke the body: " + whole.error);
+      }
+      keep_tail(rs.tail, whole.body);
+      auto r = filters->on_response_chunk(client.ctx, chunk_kind::whole_body, whole.body);
+      if (r.act == chunk_result::action::block) {
+        client.ctx.error = r.message;
+        co_await client.reply_error(req.route.flavor, 403, r.message);
+      } else {
+        std::string extra;
+        for (const auto& f : res) {
+          auto name = f.name_string();
+          if (is_hop_by_hop(name) || beast::iequals(name, "content-type")) continue;
+          extra.append(name).append(": ").append(f.value()).append("\r\n");
+        }
+        client.ctx.status = status;
+        std::string_view out = r.act == chunk_result::action::replace ? r.data : std::string_view(whole.body);
+        co_await client.reply(status, content_type, out, extra);
+      }
+      count_tokens(rs.tail, client.ctx);
+      if (p.is_done() && p.keep_alive() && c.buffer.size() == 0) w.pool.release(b.index(), std::move(acquired.conn));
+      co_return done;
+    }
+    if (!filters && (bodyless || (length && !p.chunked()))) {
       // Same framing as the backend: Content-Length (or no body).
       client.ctx.status = status;
       auto out = response_head_start(status, client);
@@ -369,7 +473,17 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
       co_await client.begin_chunked(status, headers);
       if (!client.broken) {
         auto kind = sse ? framing::sse : framing::ndjson;
-        auto broke = co_await relay_body(w, client, c, p, sse || ndjson, kind, true, rs, b, wait);
+        auto broke = co_await relay_body(w, client, c, p, sse || ndjson, kind, true, rs, b, wait, filters);
+        if (!rs.blocked.empty()) {
+          // A policy ended the stream: one error record, and the backend connection is dropped
+          // (closing it stops the generation).
+          client.ctx.error = rs.blocked;
+          if (!client.broken) {
+            co_await client.write_chunk(stream_error_record(req.route.flavor, sse, rs.blocked));
+            co_await client.end_chunked();
+          }
+          co_return done;
+        }
         if (!broke.empty() && !client.pending_head.empty() && !client.broken && !client_gone(rs)) {
           client.pending_head.clear();  // nothing reached the client: fail over
           client.head_sent = false;
@@ -436,7 +550,7 @@ net::awaitable<void> proxy_attempts(worker& w, downstream& client, const proxy_r
   std::vector<balancer_candidate> candidates;
   candidates.reserve(backends.size());
   byte_buffer own_buffer;  // only when the caller gave none
-  relay_state rs{client.relay ? *client.relay : own_buffer, {}, watch};
+  relay_state rs{client.relay ? *client.relay : own_buffer, {}, watch, {}, {}};
   backend_mask tried = 0;
   attempt last;
   int max_attempts = 1 + cfg->ollama.max_retries;

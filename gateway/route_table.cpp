@@ -65,6 +65,39 @@ route_match checked(std::string_view label, unsigned allowed, unsigned bit, rout
 
 }  // namespace
 
+route_class class_of(const route_match& m) {
+  switch (m.kind) {
+    case route_kind::root:
+    case route_kind::health:
+    case route_kind::ready:
+    case route_kind::metrics:
+      return route_class::probe;
+    case route_kind::inference:
+      return route_class::inference;
+    case route_kind::version:
+    case route_kind::tags:
+    case route_kind::ps:
+    case route_kind::v1_models:
+    case route_kind::v1_model:
+    case route_kind::show:
+      return route_class::fleet_read;
+    case route_kind::pull:
+    case route_kind::delete_model:
+    case route_kind::copy:
+    case route_kind::primary:
+      return route_class::fleet_change;
+    case route_kind::passthrough:
+      // Inference under other names (OpenAI Responses, Anthropic Messages).
+      if (m.label == "/v1/responses" || m.label == "/v1/messages" || m.label == "/v1/audio/transcriptions")
+        return route_class::inference;
+      return route_class::other;
+    case route_kind::not_found:
+    case route_kind::method_not_allowed:
+      return route_class::other;
+  }
+  return route_class::other;
+}
+
 std::string_view path_of(std::string_view target) {
   auto q = target.find('?');
   return q == std::string_view::npos ? target : target.substr(0, q);

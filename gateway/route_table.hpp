@@ -1,6 +1,7 @@
 #pragma once
 // The route table: (method, path) → what corral does with the request. Pure and allocation-free.
 #include "gateway/core/error_reply.hpp"
+#include "gateway/core/request_context.hpp"
 
 #include <string_view>
 
@@ -36,6 +37,9 @@ struct route_match {
 
 // `path` excludes the query string.
 route_match match_route(std::string_view method, std::string_view path);
+
+// What the route does, for policies (who may call it, which policies apply).
+route_class class_of(const route_match& m);
 
 // Splits "path?query" → path.
 std::string_view path_of(std::string_view target);

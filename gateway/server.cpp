@@ -1,6 +1,7 @@
 #include "gateway/server.hpp"
 
 #include "gateway/backend_monitor.hpp"
+#include "gateway/config_reload.hpp"
 #include "gateway/gateway_state.hpp"
 #include "gateway/log.hpp"
 #include "gateway/session.hpp"
@@ -59,7 +60,7 @@ net::awaitable<void> accept_loop(worker& w, tcp::acceptor& acc) {
 
 }  // namespace
 
-void run_server(std::shared_ptr<const config> cfg, std::string version) {
+void run_server(std::shared_ptr<const config> cfg, std::string version, std::function<config()> reread) {
   int threads = cfg->server.threads > 0 ? cfg->server.threads
                                         : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   gateway_state state(cfg, static_cast<std::size_t>(threads), std::move(version));
@@ -119,13 +120,30 @@ void run_server(std::shared_ptr<const config> cfg, std::string version) {
        {"threads", std::to_string(threads)},
        {"backends", std::to_string(state.backends().size())},
        {"healthy", std::to_string(healthy)},
-       {"config", cfg->source}});
+       {"config", cfg->source},
+       {"policies", state.chain()->describe()}});
 
   // Stop: close the listeners, give requests in flight up to 10 s, then stop every loop.
   net::io_context signal_ioc;
-  net::signal_set signals(signal_ioc, SIGINT, SIGTERM);
-  signals.async_wait([](const boost::system::error_code&, int) {});
-  signal_ioc.run();
+  net::signal_set signals(signal_ioc, SIGINT, SIGTERM, SIGHUP);
+  for (;;) {
+    int signo = 0;
+    signals.async_wait([&signo](const boost::system::error_code& ec, int s) { signo = ec ? SIGTERM : s; });
+    signal_ioc.restart();
+    signal_ioc.run();
+    if (signo != SIGHUP) break;
+    if (!reread) {
+      log(log_level::warn, "SIGHUP: no configuration file to reload (corral runs on its embedded defaults)");
+      continue;
+    }
+    try {
+      auto why = apply_reload(state, reread());
+      if (why.empty()) log(log_level::info, "configuration reloaded", {{"policies", state.chain()->describe()}});
+      else log(log_level::error, "configuration not reloaded", {{"error", why}});
+    } catch (const std::exception& e) {
+      log(log_level::error, "configuration not reloaded", {{"error", e.what()}});
+    }
+  }
   log(log_level::info, "stopping: no new connections; waiting for requests in flight");
   state.stopping.store(true);  // answers from now on say "Connection: close"
   for (std::size_t i = 0; i < workers.size(); ++i)

@@ -8,6 +8,7 @@
 #include "gateway/log.hpp"
 #include "gateway/proxy.hpp"
 #include "gateway/route_table.hpp"
+#include "policies/policy_chain.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -223,13 +224,115 @@ net::awaitable<void> serve_metrics(worker& w, downstream& client) {
   std::vector<backend_gauges> gauges;
   auto now = steady_clock::now();
   for (auto& b : w.state.backends()) gauges.push_back({b->name(), b->healthy(now), b->in_flight(), b->ejections()});
-  co_await client.reply(200, "text/plain; version=0.0.4; charset=utf-8", w.state.metrics().render(gauges));
+  auto text = w.state.metrics().render(gauges);
+  text += render_policy_decisions(w.state.decisions().snapshot());
+  co_await client.reply(200, "text/plain; version=0.0.4; charset=utf-8", text);
 }
 
-// Dispatches one complete request.
+std::string_view header_of(const void* fields, std::string_view name) {
+  const auto& f = *static_cast<const http::fields*>(fields);
+  auto it = f.find(name);
+  return it == f.end() ? std::string_view{} : std::string_view(it->value());
+}
+
+bool is_loopback(std::string_view ip) {
+  return ip.starts_with("127.") || ip == "::1" || ip.starts_with("::ffff:127.");
+}
+
+// Routes whose body is a JSON object naming the model.
+bool has_json_body(const route_match& route) {
+  switch (route.kind) {
+    case route_kind::inference:
+    case route_kind::show:
+    case route_kind::pull:
+    case route_kind::delete_model:
+    case route_kind::copy:
+      return true;
+    case route_kind::primary:
+      return route.label != "/api/blobs/{digest}";
+    default:
+      return false;
+  }
+}
+
+// Dispatches one complete request: reads what policies need (the JSON body, the model), runs the
+// policy chain, then serves the route.
 net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http::string_body>& req,
-                              const route_match& route, std::string_view forwarded) {
+                              const route_match& route, std::string_view forwarded, std::string_view client_ip) {
   auto& ctx = client.ctx;
+  ctx.cls = class_of(route);
+
+  // The body is parsed before the chain runs (policies see it), but a parse error is answered
+  // after it: a client without a valid key learns nothing about its request.
+  unsigned char scratch[4096];
+  json::monotonic_resource mr(scratch, sizeof scratch);
+  json::value parsed;
+  json::object* body = nullptr;
+  std::string body_error;
+  bool json_route = has_json_body(route);
+  if (json_route || (route.kind == route_kind::passthrough && !req.body().empty())) {
+    boost::system::error_code ec;
+    json::parse_options opts;
+    opts.max_depth = 256;
+    if (req.body().empty()) body_error = "missing request body";
+    else parsed = json::parse(req.body(), ec, &mr, opts);
+    if (!body_error.empty()) {
+    } else if (ec) {
+      body_error = "invalid JSON in request body: " + ec.message();
+    } else if (!parsed.is_object()) {
+      body_error = "request body must be a JSON object";
+    } else {
+      body = &parsed.get_object();
+    }
+    if (!json_route) {
+      // Other routes are passed through as they are; the body's model routes them when named
+      // (/v1/responses, /v1/messages, ...).
+      body_error.clear();
+      if (body)
+        if (auto* m = body->if_contains("model"); m && m->is_string() && is_valid_model_name(m->get_string()))
+          ctx.model = normalize_model_name(m->get_string());
+    } else if (body) {
+      auto model = model_from(*body, route.kind);
+      if (model.error.empty()) ctx.model = model.normalized;
+      else body_error = model.error;
+    }
+  }
+  std::string v1_model_name;
+  if (route.kind == route_kind::v1_model) {
+    v1_model_name = percent_decode(route.path_param);
+    if (is_valid_model_name(v1_model_name)) ctx.model = normalize_model_name(v1_model_name);
+  }
+
+  auto chain = w.chain();
+  std::string rewritten_body;
+  if (!chain->empty()) {
+    policy_request preq_policy(ctx);
+    preq_policy.cls = ctx.cls;
+    preq_policy.route = ctx.route;
+    preq_policy.method = ctx.method;
+    preq_policy.flavor = route.flavor;
+    preq_policy.client_ip = client_ip;
+    preq_policy.body = body_error.empty() ? body : nullptr;
+    preq_policy.header_fn = header_of;
+    preq_policy.headers = static_cast<const http::fields*>(&req.base());
+    auto v = co_await chain->on_request(preq_policy);
+    if (v.rejected()) {
+      ctx.error = v.message;
+      co_await client.reply_error(route.flavor, v.status, v.message, v.headers);
+      co_return;
+    }
+    if (preq_policy.body_changed && body) rewritten_body = json::serialize(*body);
+    if (chain->filters_responses(ctx)) client.policies = chain.get();
+  }
+  if (ctx.cls == route_class::fleet_change && !chain->has_api_keys() && !is_loopback(client_ip)) {
+    constexpr std::string_view why =
+        "fleet-changing routes are served to loopback clients only while no API keys are configured "
+        "(configure an auth policy with admin keys)";
+    ctx.error = why;
+    co_await client.reply_error(route.flavor, 403, why);
+    co_return;
+  }
+
   switch (route.kind) {
     case route_kind::root:
       co_await client.reply(200, "text/plain; charset=utf-8", "Ollama is running");
@@ -269,30 +372,20 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
   preq.method = ctx.method;
   preq.target = req.target();
   preq.forwarded_headers = forwarded;
-  preq.body = req.body();
+  preq.body = rewritten_body.empty() ? std::string_view(req.body()) : std::string_view(rewritten_body);
   preq.route = route;
+  preq.model = ctx.model;
 
   if (route.kind == route_kind::v1_model) {
-    auto name = percent_decode(route.path_param);
-    if (!is_valid_model_name(name)) {
-      co_await client.reply_error(api_flavor::openai, 404, "model \"" + name + "\" not found");
+    if (ctx.model.empty()) {
+      co_await client.reply_error(api_flavor::openai, 404, "model \"" + v1_model_name + "\" not found");
       co_return;
     }
-    ctx.model = normalize_model_name(name);
-    preq.model = ctx.model;
     co_await proxy(w, client, preq);
     co_return;
   }
   if (route.kind == route_kind::passthrough ||
       (route.kind == route_kind::primary && route.label == "/api/blobs/{digest}")) {
-    if (route.kind == route_kind::passthrough && !req.body().empty()) {
-      // Route by the body's model when it names one (/v1/responses, /v1/messages, ...).
-      boost::system::error_code pec;
-      auto v = json::parse(req.body(), pec);
-      if (!pec && v.is_object())
-        if (auto* m = v.get_object().if_contains("model"); m && m->is_string() && is_valid_model_name(m->get_string()))
-          preq.model = ctx.model = normalize_model_name(m->get_string());
-    }
     if (route.kind == route_kind::primary) {
       preq.only = primary_backend(w.state, 0);
       if (!preq.only) {
@@ -305,36 +398,14 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
   }
 
   // JSON routes: the body names the model.
-  if (req.body().empty()) {
-    co_await client.reply_error(route.flavor, 400, "missing request body");
+  if (!body_error.empty()) {
+    co_await client.reply_error(route.flavor, 400, body_error);
     co_return;
   }
-  unsigned char scratch[4096];
-  json::monotonic_resource mr(scratch, sizeof scratch);
-  boost::system::error_code ec;
-  json::parse_options opts;
-  opts.max_depth = 256;
-  auto parsed = json::parse(req.body(), ec, &mr, opts);
-  if (ec) {
-    co_await client.reply_error(route.flavor, 400, "invalid JSON in request body: " + ec.message());
-    co_return;
-  }
-  if (!parsed.is_object()) {
-    co_await client.reply_error(route.flavor, 400, "request body must be a JSON object");
-    co_return;
-  }
-  auto& body = parsed.get_object();
-  auto model = model_from(body, route.kind);
-  if (!model.error.empty()) {
-    co_await client.reply_error(route.flavor, 400, model.error);
-    co_return;
-  }
-  ctx.model = model.normalized;
-  preq.model = model.normalized;
 
   switch (route.kind) {
     case route_kind::pull:
-      co_await serve_pull(w, client, body, ctx.model);
+      co_await serve_pull(w, client, *body, ctx.model);
       co_return;
     case route_kind::delete_model:
     case route_kind::copy:
@@ -349,7 +420,7 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
           co_await client.reply_error(api_flavor::ollama, 404, "model '" + ctx.model + "' not found");
           co_return;
         }
-      } else if (auto* from = body.if_contains("from"); from && from->is_string() && !body.contains("files")) {
+      } else if (auto* from = body->if_contains("from"); from && from->is_string() && !body->contains("files")) {
         must_have = co_await backends_with_model(w, normalize_model_name(from->get_string()), false);
       }
       preq.only = primary_backend(w.state, must_have);
@@ -404,6 +475,7 @@ void finish(worker& w, request_context& ctx) {
   s.prompt_tokens = ctx.prompt_tokens;
   s.completion_tokens = ctx.completion_tokens;
   w.state.metrics().record(static_cast<std::size_t>(w.index), s);
+  if (const auto& chain = w.chain(); !chain->empty()) chain->on_complete(ctx);
   write_access_log(ctx, w.state.cfg()->log.access_log);
 }
 
@@ -441,6 +513,7 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
       buffer.commit(n);
     }
     request_context ctx;
+    ctx.worker = static_cast<unsigned>(w.index);
     ctx.client = client_addr;
     ctx.accepted = request_context::clock::now();
     ctx.id = make_request_id();  // replaced by the client's own once its head is read
@@ -554,7 +627,7 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     client.keep_alive = req.keep_alive() && !w.state.stopping.load(std::memory_order_relaxed);
     client.head_only = req.method() == http::verb::head;
     client.http10 = req.version() < 11;
-    co_await dispatch(w, client, req, route, forwarded);
+    co_await dispatch(w, client, req, route, forwarded, client_ip);
     finish(w, ctx);
     if (relay.size > 64 * 1024) relay = byte_buffer{};  // one huge record must not pin memory
     if (client.broken || !client.keep_alive || w.state.stopping.load(std::memory_order_relaxed)) {

@@ -1,5 +1,7 @@
 #include "gateway/core/config.hpp"
 
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -414,12 +416,85 @@ void read_log(std::string_view source, const entry& section, log_config& l) {
   });
 }
 
+// A YAML value as JSON, for policy options: quoted scalars stay strings; plain ones become
+// null, booleans or numbers when they read as such.
+boost::json::value to_json(std::string_view source, const YAML::Node& n, const std::string& path) {
+  if (n.IsNull()) return nullptr;
+  if (n.IsSequence()) {
+    boost::json::array out;
+    for (std::size_t i = 0; i < n.size(); ++i) out.push_back(to_json(source, n[i], path + "[" + std::to_string(i) + "]"));
+    return out;
+  }
+  if (n.IsMap()) {
+    boost::json::object out;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const YAML::Node key = it->first;
+      if (!key.IsScalar()) throw config_error(location(source, key.Mark()) + path + ": keys must be plain names");
+      if (out.contains(key.Scalar()))
+        throw config_error(location(source, key.Mark()) + "duplicate key " + in_quotes(path + "." + key.Scalar()));
+      out[key.Scalar()] = to_json(source, it->second, path + "." + key.Scalar());
+    }
+    return out;
+  }
+  const std::string& text = n.Scalar();
+  if (n.Tag() == "!") return boost::json::string(text);  // quoted
+  if (text == "~" || text == "null") return nullptr;
+  if (text == "true") return true;
+  if (text == "false") return false;
+  if (auto i = parse_integer(text)) return *i;
+  double d = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
+  if (!text.empty() && ec == std::errc{} && end == text.data() + text.size()) return d;
+  return boost::json::string(text);
+}
+
+bool valid_policy_name(std::string_view s) {
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '_' || c == '-' || c == '.';
+  });
+}
+
+void read_policies(std::string_view source, const entry& e, std::vector<policy_spec>& out) {
+  out.clear();
+  if (e.value.IsNull()) return;
+  if (!e.value.IsSequence())
+    fail(e.what, "expected a list of policies ({type: ..., ...}), got " + describe(e.value));
+  for (std::size_t i = 0; i < e.value.size(); ++i) {
+    const entry item = element(source, e, i);
+    if (!item.value.IsMap()) fail(item.what, "expected a mapping with at least 'type', got " + describe(item.value));
+    policy_spec spec;
+    spec.where = item.what;
+    boost::json::object options;
+    for_each_key(source, item, [&](std::string_view key, const entry& v) {
+      if (key == "type") {
+        spec.type = read_string(v);
+      } else if (key == "name") {
+        spec.name = read_string(v);
+        if (!valid_policy_name(spec.name)) fail(v.what, "expected a name of letters, digits, '_', '-' or '.'");
+      } else if (key == "routes") {
+        if (!v.value.IsSequence()) fail(v.what, "expected a list of route classes or routes, got " + describe(v.value));
+        for (std::size_t j = 0; j < v.value.size(); ++j) spec.routes.push_back(read_string(element(source, v, j)));
+      } else {
+        options[key] = to_json(source, v.value, std::string(key));
+      }
+      return true;
+    });
+    if (spec.type.empty()) fail(item.what, "missing 'type' (validation, auth, prompt_guard or output_filter)");
+    if (spec.name.empty()) spec.name = spec.type;
+    for (const auto& other : out)
+      if (other.name == spec.name)
+        fail(item.what, "duplicate policy name " + in_quotes(spec.name) + " (give one of them a 'name')");
+    spec.options = std::make_shared<const boost::json::object>(std::move(options));
+    out.push_back(std::move(spec));
+  }
+}
+
 void read_document(const YAML::Node& root, config& cfg) {
   const std::string_view source = cfg.source;
   if (root.IsNull()) return;  // an empty file: the defaults
   if (!root.IsMap())
     throw config_error(location(source, root.Mark()) +
-                       "expected a mapping of sections (server, ollama, upstream, log) at the "
+                       "expected a mapping of sections (server, ollama, upstream, log, policies) at the "
                        "top level, got " +
                        describe(root));
   for_each_key(source, entry{root, "", std::string(source)},
@@ -432,6 +507,8 @@ void read_document(const YAML::Node& root, config& cfg) {
                    read_upstream(source, v, cfg.upstream);
                  else if (key == "log")
                    read_log(source, v, cfg.log);
+                 else if (key == "policies")
+                   read_policies(source, v, cfg.policies);
                  else
                    return false;
                  return true;

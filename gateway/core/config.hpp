@@ -5,6 +5,8 @@
 // snapshot (`std::shared_ptr<const config>`).
 #include "gateway/core/duration.hpp"
 
+#include <boost/json/fwd.hpp>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -22,6 +24,7 @@ struct backend_config {
   std::string host;       // parsed from url
   std::uint16_t port = 11434;
   int weight = 1;         // 1..1000, tie-breaker after "loaded" and "in flight"
+  bool operator==(const backend_config&) const = default;
 };
 
 struct server_config {
@@ -34,6 +37,7 @@ struct server_config {
   millis body_timeout{60'000};              // 408 when the body takes longer
   millis keepalive_timeout{75'000};         // idle keep-alive connections closed after this
   millis send_timeout{60'000};              // a client that takes longer to accept bytes is dropped
+  bool operator==(const server_config&) const = default;
 };
 
 struct ollama_config {
@@ -44,6 +48,7 @@ struct ollama_config {
   bool auto_pull = false;
   int max_concurrent = 0;                   // per backend in-flight cap; 0 = unlimited
   millis health_check_period{5'000};
+  bool operator==(const ollama_config&) const = default;
 };
 
 struct upstream_config {
@@ -51,6 +56,7 @@ struct upstream_config {
   int eject_after_failures = 3;             // consecutive passive failures that eject
   millis eject_base{1'000};                 // first ejection; doubles per repeat
   millis eject_max{30'000};
+  bool operator==(const upstream_config&) const = default;
 };
 
 struct log_config {
@@ -58,11 +64,22 @@ struct log_config {
   bool access_log = true;
 };
 
+// One entry of the `policies:` list. Its own options are checked by the policy's factory when
+// the chain is built (policies/policy_chain.hpp), whose errors start with `where`.
+struct policy_spec {
+  std::string type;                  // validation, auth, prompt_guard, output_filter
+  std::string name;                  // unique in the chain; defaults to the type
+  std::vector<std::string> routes;   // route classes or route labels; empty: the policy's default
+  std::string where;                 // "file:line: policies[i]"
+  std::shared_ptr<const boost::json::object> options;  // every other key, YAML read as JSON
+};
+
 struct config {
   server_config server;
   ollama_config ollama;
   upstream_config upstream;
   log_config log;
+  std::vector<policy_spec> policies;  // the policy chain, in order
   std::string source;  // file name, or "embedded defaults"
 };
 
