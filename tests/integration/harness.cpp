@@ -160,13 +160,14 @@ unsigned short free_port() {
 }
 
 corral_process::corral_process(const std::vector<std::string>& backend_urls, const std::string& ollama_yaml,
-                               const std::string& server_yaml, std::map<std::string, std::string> env) {
+                               const std::string& server_yaml, std::map<std::string, std::string> env,
+                               const std::string& top_yaml) {
   port = free_port();
   std::string list;
   for (auto& u : backend_urls) list += "    - " + u + "\n";
-  std::string yaml = "server:\n  host: 127.0.0.1\n  port: " + std::to_string(port) +
-                     "\n  threads: 2\n" + server_yaml +
-                     "ollama:\n  health_check_period: 200ms\n  connect_timeout: 1s\n" + ollama_yaml + "  base_url:\n" + list;
+  yaml = "server:\n  host: 127.0.0.1\n  port: " + std::to_string(port) + "\n  threads: 2\n" + server_yaml +
+         "ollama:\n  health_check_period: 200ms\n  connect_timeout: 1s\n" + ollama_yaml + "  base_url:\n" + list +
+         top_yaml;
   char tmpl[] = "/tmp/corral-test-XXXXXX.yaml";
   int fd = ::mkstemps(tmpl, 5);
   ::close(fd);

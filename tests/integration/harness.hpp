@@ -58,10 +58,14 @@ struct fake_ollama {
 };
 
 // A corral on a free port, over the given backends. `ollama_yaml` and `server_yaml` are extra
-// lines (indented two spaces) for the ollama: and server: sections of its config.
+// lines (indented two spaces) for the ollama: and server: sections of its config; `top_yaml`
+// is appended at the top level (e.g. a `policies:` list).
 struct corral_process {
   corral_process(const std::vector<std::string>& backend_urls, const std::string& ollama_yaml = {},
-                 const std::string& server_yaml = {}, std::map<std::string, std::string> env = {});
+                 const std::string& server_yaml = {}, std::map<std::string, std::string> env = {},
+                 const std::string& top_yaml = {});
+  // The config file as written, for tests that rewrite it and send SIGHUP.
+  std::string yaml;
   std::unique_ptr<process> proc;
   unsigned short port = 0;
   std::string config_path;
