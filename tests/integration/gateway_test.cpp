@@ -369,7 +369,11 @@ TEST_F(gateway_test, root_and_version_answer_as_ollama_does) {
 
 TEST_F(gateway_test, metrics_pass_promtool_and_count_requests_and_tokens) {
   start();
-  request(port(), "POST", "/api/generate", generate_body("mistral", false), {{"X-Fake-Tokens", "7"}});
+  request(port(), "POST", "/api/generate", generate_body("mistral", false),
+          {{"X-Fake-Tokens", "7"}, {"X-Request-Id", "metrics-check"}});
+  // A request is counted as it ends, just after its last byte went out: its access-log line,
+  // written right after, says it has been.
+  gw->proc->wait_for_line("metrics-check");
   auto m = request(port(), "GET", "/metrics");
   EXPECT_EQ(m.status, 200);
   EXPECT_NE(m.body.find(R"(corral_requests_total{route="/api/generate",model="mistral:latest",status="200"} 1)"),
