@@ -123,8 +123,8 @@ constexpr field_spec response_format[] = {field("type", k::string), field("json_
 constexpr field_spec reasoning[] = {choice("effort", k::one_of, reasoning_efforts)};
 
 constexpr field_spec chat_completion_fields[] = {
-    field("model", k::model),
     {"messages", k::messages, true, option_id::num_ctx, openai_message},
+    field("model", k::model),
     field("stream", k::boolean),       nested("stream_options", k::record, stream_options),
     ranged("max_tokens", option_id::num_predict), ranged("max_completion_tokens", option_id::num_predict),
     ranged("temperature", option_id::temperature), ranged("top_p", option_id::top_p),
@@ -168,8 +168,19 @@ constexpr route_schema routes[] = {
     {"/api/delete", api_dialect::ollama, false, delete_fields},
 };
 
-constexpr bool fits_mask(std::span<const field_spec> fields) { return fields.size() <= 64; }
-static_assert(fits_mask(create_fields) && fits_mask(chat_completion_fields) && fits_mask(ollama_options));
+// The walker keeps the fields it saw in a 64-bit mask and looks for missing required ones only
+// up to the first optional field.
+constexpr bool well_formed(std::span<const field_spec> fields) {
+  bool optional_seen = false;
+  for (const auto& f : fields) {
+    if (f.required && optional_seen) return false;
+    optional_seen = optional_seen || !f.required;
+  }
+  return fields.size() <= 64;
+}
+static_assert(well_formed(create_fields) && well_formed(chat_completion_fields) && well_formed(ollama_options) &&
+              well_formed(openai_message) && well_formed(ollama_message) && well_formed(content_part) &&
+              well_formed(image_url_object) && well_formed(input_audio));
 
 }  // namespace
 

@@ -17,7 +17,6 @@ enum class field_kind : std::uint8_t {
   string, boolean, number, integer,
   count,              // integer >= 0
   positive,           // integer >= 1
-  strings,            // array of strings
   integers,           // array of integers
   string_or_strings,  // string or array of strings
   string_or_object,   // string or any object
@@ -53,7 +52,8 @@ struct field_spec {
   std::span<const std::string_view> values = {};  // one_of, role, think
 };
 
-// The fields of one route; at most 64 (the walker keeps which it saw in a bit mask).
+// The fields of one route. Every table: at most 64 fields (the walker keeps which it saw in a
+// bit mask), required ones first, the most common early (looked up by a linear scan).
 struct route_schema {
   std::string_view route;
   api_dialect dialect = api_dialect::ollama;

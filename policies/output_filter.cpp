@@ -1,7 +1,6 @@
 #include "policies/output_filter.hpp"
 
-#include "policies/policy_options.hpp"
-#include "policies/text_rules.hpp"
+#include "policies/output_filter_config.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
@@ -36,7 +35,14 @@ struct choice_streams {
 // Everything one response needs, allocated once: records are parsed into `arena` (released per
 // record), replacements are serialized into `scratch`.
 struct filter_state final : policy_state {
-  filter_state() : mr(arena.data(), arena.size()), parser(json::storage_ptr(), {}, parse_stack.data(), parse_stack.size()) {}
+  filter_state() : mr(arena.data(), arena.size()), parser(json::storage_ptr(), lenient(), parse_stack.data(), parse_stack.size()) {}
+
+  // Invalid UTF-8 must not let a record pass unfiltered: RE2 matches around it.
+  static json::parse_options lenient() {
+    json::parse_options o;
+    o.allow_invalid_utf8 = true;
+    return o;
+  }
 
   bool blocked = false;
   std::size_t block_rule = 0;
@@ -87,10 +93,25 @@ struct filter_state final : policy_state {
   }
 };
 
-// A record without any of these keys has no text to filter: it needs no parse.
+// A record without a text field's key needs no parse. One pass over the quotes: keys are
+// compared only where a quote starts one.
 bool may_have_text(std::string_view record) {
-  for (std::string_view key : {"\"response\"", "\"thinking\"", "\"content\"", "\"text\"", "\"reasoning\""})
-    if (record.find(key) != std::string_view::npos) return true;
+  for (auto q = record.find('"'); q != std::string_view::npos; q = record.find('"', q + 1)) {
+    auto key = record.substr(q + 1);
+    if (key.empty()) break;
+    switch (key.front()) {
+      case 'r':
+        if (key.starts_with("response\"") || key.starts_with("reasoning\"")) return true;
+        break;
+      case 't':
+        if (key.starts_with("thinking\"") || key.starts_with("text\"")) return true;
+        break;
+      case 'c':
+        if (key.starts_with("content\"")) return true;
+        break;
+      default: break;
+    }
+  }
   return false;
 }
 
@@ -147,13 +168,13 @@ std::size_t choice_index(const json::object& choice, std::size_t position) {
 
 class output_filter final : public policy {
  public:
-  output_filter(std::size_t hold_back, std::vector<text_rule> rules) : hold_back_(hold_back), rules_(std::move(rules)) {}
+  explicit output_filter(output_filter_config c) : hold_back_(c.hold_back), rules_(std::move(c.rules)) {}
 
-  unsigned hooks() const noexcept override { return rules_.empty() ? 0u : hook_response_head | hook_response_chunk; }
+  unsigned hooks() const noexcept override { return rules_->empty() ? 0u : hook_response_head | hook_response_chunk; }
   std::span<const std::string_view> decisions() const noexcept override { return decision_names; }
 
   void on_response_head(request_context& ctx, const response_head_view& head) const override {
-    if (rules_.empty()) return;
+    if (rules_->empty()) return;
     auto format = format_of(head.content_type);
     if (head.status == 200 && format) {
       make_state<filter_state>(ctx);
@@ -176,7 +197,7 @@ class output_filter final : public policy {
 
  private:
   chunk_result blocked(const filter_state& st) const {
-    return chunk_result::block("response blocked by output filter rule \"" + rules_.rules()[st.block_rule].name + "\"");
+    return chunk_result::block("response blocked by output filter rule \"" + rules_->rules()[st.block_rule].name + "\"");
   }
 
   // Runs `parent[key]` through `stream` and writes back what may go out now; sets `changed` when
@@ -190,12 +211,12 @@ class output_filter final : public policy {
     std::string_view piece = s ? std::string_view(*s) : std::string_view{};
     if (piece.empty() && !(last && stream.has_pending())) return true;
     st.redacted.clear();
-    auto r = stream.feed(rules_, hold_back_, piece, last, st.released, st.redacted);
-    for (auto i : st.redacted) decide(ctx, redact, rules_.rules()[i].name);
+    auto r = stream.feed(*rules_, hold_back_, piece, last, st.released, st.redacted);
+    for (auto i : st.redacted) decide(ctx, redact, rules_->rules()[i].name);
     if (r.blocked) {
       st.blocked = true;
       st.block_rule = r.rule;
-      decide(ctx, block, rules_.rules()[r.rule].name);
+      decide(ctx, block, rules_->rules()[r.rule].name);
       return false;
     }
     if (st.released == piece) return true;
@@ -374,86 +395,13 @@ class output_filter final : public policy {
   }
 
   std::size_t hold_back_;
-  text_rules rules_;
+  std::unique_ptr<const text_rules> rules_;
 };
-
-bool valid_rule_name(std::string_view name) {
-  for (char c : name)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
-      return false;
-  return !name.empty();
-}
 
 }  // namespace
 
-std::unique_ptr<policy> make_output_filter(const json::object& o) {
-  options::only_known(o, {"hold_back", "mask", "builtin", "rules"});
-  std::size_t hold_back = 64;
-  if (auto* h = o.if_contains("hold_back")) hold_back = static_cast<std::size_t>(options::as_integer(*h, "hold_back", 1, 4096));
-  std::string mask = "[redacted]";
-  if (auto* m = o.if_contains("mask")) {
-    if (!m->is_string()) options::fail("mask", "expected a string");
-    mask = m->get_string();
-  }
-
-  std::vector<text_rule> rules;
-  if (auto* b = o.if_contains("builtin")) {
-    for (const auto& kv : options::as_object(*b, "builtin")) {
-      auto path = options::join("builtin", kv.key());
-      std::string sets;
-      for (auto s : builtin_rule_sets()) sets.append(sets.empty() ? "" : ", ").append(s);
-      std::vector<text_rule> set;
-      if (!append_builtin_rules(kv.key(), rule_action::redact, mask, set)) options::fail(path, "unknown rule set (" + sets + ")");
-      auto action = options::as_choice(kv.value(), path, {"redact", "block", "off"});
-      if (action == "off") continue;
-      for (auto& r : set) {
-        r.action = action == "block" ? rule_action::block : rule_action::redact;
-        rules.push_back(std::move(r));
-      }
-    }
-  }
-
-  // User rules follow the built-in ones; compile errors map back to their entries.
-  const std::size_t first_user_rule = rules.size();
-  std::size_t user_rules = 0;
-  if (auto* list = o.if_contains("rules")) {
-    const auto& entries = options::as_array(*list, "rules");
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-      auto path = "rules[" + std::to_string(i) + "]";
-      const auto& e = options::as_object(entries[i], path);
-      options::only_known(e, {"name", "pattern", "action", "mask", "case_insensitive"}, path);
-      text_rule r;
-      r.mask = mask;
-      auto* name = e.if_contains("name");
-      if (!name) options::fail(options::join(path, "name"), "required");
-      r.name = options::as_string(*name, options::join(path, "name"));
-      if (!valid_rule_name(r.name)) options::fail(options::join(path, "name"), "expected letters, digits, '_', '.' or '-', got '" + r.name + "'");
-      for (auto s : builtin_rule_sets())
-        if (s == r.name) options::fail(options::join(path, "name"), "'" + r.name + "' names a built-in rule set");
-      for (std::size_t j = first_user_rule; j < rules.size(); ++j)
-        if (rules[j].name == r.name) options::fail(options::join(path, "name"), "duplicate rule name '" + r.name + "'");
-      auto* pattern = e.if_contains("pattern");
-      if (!pattern) options::fail(options::join(path, "pattern"), "required");
-      r.pattern = options::as_string(*pattern, options::join(path, "pattern"));
-      if (auto* a = e.if_contains("action"))
-        r.action = options::as_choice(*a, options::join(path, "action"), {"redact", "block"}) == "block" ? rule_action::block : rule_action::redact;
-      if (auto* m = e.if_contains("mask")) {
-        if (!m->is_string()) options::fail(options::join(path, "mask"), "expected a string");
-        r.mask = m->get_string();
-      }
-      if (auto* c = e.if_contains("case_insensitive")) r.case_insensitive = options::as_bool(*c, options::join(path, "case_insensitive"));
-      rules.push_back(std::move(r));
-      ++user_rules;
-    }
-  }
-
-  try {
-    return std::make_unique<output_filter>(hold_back, std::move(rules));
-  } catch (const text_rules::rule_error& e) {
-    if (e.index >= first_user_rule && e.index < first_user_rule + user_rules)
-      options::fail("rules[" + std::to_string(e.index - first_user_rule) + "].pattern", e.message);
-    options::fail("rules", e.message);
-  }
+std::unique_ptr<policy> make_output_filter(const json::object& options) {
+  return std::make_unique<output_filter>(read_output_filter_config(options));
 }
 
 }  // namespace corral

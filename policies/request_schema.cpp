@@ -20,37 +20,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::array<std::string_view, option_count> option_names = {
-    "num_ctx", "num_predict", "temperature", "top_p", "top_k", "min_p", "repeat_penalty", "repeat_last_n",
-    "presence_penalty", "frequency_penalty", "num_batch", "num_keep", "seed", "stop"};
-
-// Where a value sits, as a chain of stack frames: rendered only when a message needs it.
-struct path {
-  const path* parent = nullptr;
-  std::string_view key;
-  std::size_t index = 0;
-  bool is_index = false;
-  std::size_t depth = 1;  // containers around the value; a top-level field's value has 1
-
-  path member(std::string_view k) const { return {this, k, 0, false, depth + 1}; }
-  path element(std::size_t i) const { return {this, {}, i, true, depth + 1}; }
-
-  std::string str() const {
-    std::vector<const path*> chain;
-    for (const path* p = this; p; p = p->parent) chain.push_back(p);
-    std::string out;
-    for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-      if ((*it)->is_index) {
-        out.append("[").append(std::to_string((*it)->index)).append("]");
-      } else {
-        if (!out.empty()) out += '.';
-        out.append((*it)->key);
-      }
-    }
-    return out;
-  }
-};
-
 std::optional<double> number_of(const json::value& v) {
   switch (v.kind()) {
     case json::kind::int64: return static_cast<double>(v.get_int64());
@@ -78,14 +47,17 @@ std::string value_text(const json::value& v) {
   return number_text(v.get_double());
 }
 
-// The client's text, quoted and cut short (at a character boundary) for a message.
-std::string excerpt(std::string_view s) {
+// The client's text cut short (at a character boundary) for a message: a value or a key may
+// be megabytes long.
+std::string shortened(std::string_view s) {
   constexpr std::size_t max = 40;
-  if (s.size() <= max) return "\"" + std::string(s) + "\"";
+  if (s.size() <= max) return std::string(s);
   std::size_t cut = max;
   while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  return "\"" + std::string(s.substr(0, cut)) + "...\"";
+  return std::string(s.substr(0, cut)) + "...";
 }
+
+std::string excerpt(std::string_view s) { return "\"" + shortened(s) + "\""; }
 
 std::string expected(std::string_view what, const json::value& got) {
   std::string out = "must be ";
@@ -115,6 +87,33 @@ bool equal_any_case(std::string_view a, std::string_view b) {
   }
   return true;
 }
+
+// Where a value sits, as a chain of stack frames: rendered only when a message needs it.
+struct path {
+  const path* parent = nullptr;
+  std::string_view key;
+  std::size_t index = 0;
+  bool is_index = false;
+  std::size_t depth = 1;  // containers around the value; a top-level field's value has 1
+
+  path member(std::string_view k) const { return {this, k, 0, false, depth + 1}; }
+  path element(std::size_t i) const { return {this, {}, i, true, depth + 1}; }
+
+  std::string str() const {
+    std::vector<const path*> chain;
+    for (const path* p = this; p; p = p->parent) chain.push_back(p);
+    std::string out;
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+      if ((*it)->is_index) {
+        out.append("[").append(std::to_string((*it)->index)).append("]");
+      } else {
+        if (!out.empty()) out += '.';
+        out.append(shortened((*it)->key));
+      }
+    }
+    return out;
+  }
+};
 
 // "40213 bytes is over the limit of 32768" for a field alone; a field that tips the total
 // over says so instead.
@@ -173,8 +172,8 @@ class walker {
       if (!ok) return std::nullopt;
       if (i < fields.size() && !m.value().is_null()) seen |= std::uint64_t{1} << i;
     }
-    for (std::size_t i = 0; i < fields.size(); ++i) {
-      if (fields[i].required && !(seen & (std::uint64_t{1} << i))) {
+    for (std::size_t i = 0; i < fields.size() && fields[i].required; ++i) {
+      if (!(seen & (std::uint64_t{1} << i))) {
         fail(path{parent, fields[i].name, 0, false, depth}, "missing");
         return std::nullopt;
       }
@@ -191,7 +190,6 @@ class walker {
       case field_kind::integer: return want(is_integer(v), "an integer", v, at);
       case field_kind::count: return want(is_integer(v) && *number_of(v) >= 0, "a non-negative integer", v, at);
       case field_kind::positive: return want(is_integer(v) && *number_of(v) >= 1, "a positive integer", v, at);
-      case field_kind::strings: return strings(v, at, "an array of strings", false);
       case field_kind::integers: return integers(v, at);
       case field_kind::string_or_strings:
         return v.is_string() || strings(v, at, "a string or an array of strings", false);
@@ -439,46 +437,6 @@ class walker {
 };
 
 }  // namespace
-
-std::string_view to_string(option_id id) noexcept { return option_names[static_cast<std::size_t>(id)]; }
-
-std::optional<option_id> option_named(std::string_view name) noexcept {
-  for (std::size_t i = 0; i < option_count; ++i)
-    if (option_names[i] == name) return static_cast<option_id>(i);
-  return std::nullopt;
-}
-
-bool is_integer_option(option_id id) noexcept {
-  switch (id) {
-    case option_id::temperature:
-    case option_id::top_p:
-    case option_id::min_p:
-    case option_id::repeat_penalty:
-    case option_id::presence_penalty:
-    case option_id::frequency_penalty: return false;
-    default: return true;
-  }
-}
-
-std::array<value_range, option_count> default_option_ranges() noexcept {
-  constexpr double none = std::numeric_limits<double>::infinity();
-  std::array<value_range, option_count> r{};
-  auto set = [&](option_id id, double min, double max) { r[static_cast<std::size_t>(id)] = {min, max}; };
-  set(option_id::num_ctx, 1, 1 << 20);
-  set(option_id::num_predict, -2, none);
-  set(option_id::temperature, 0, 2);
-  set(option_id::top_p, 0, 1);
-  set(option_id::top_k, -1, none);
-  set(option_id::min_p, 0, 1);
-  set(option_id::repeat_penalty, 0, none);
-  set(option_id::repeat_last_n, -1, none);
-  set(option_id::presence_penalty, -2, 2);
-  set(option_id::frequency_penalty, -2, 2);
-  set(option_id::num_batch, 1, none);
-  set(option_id::num_keep, -1, none);
-  set(option_id::stop, 0, none);
-  return r;
-}
 
 std::string schema_violation::message() const { return "field \"" + field + "\": " + problem; }
 

@@ -1,6 +1,7 @@
 #include "policies/text_rules.hpp"
 
 #include <re2/re2.h>
+#include <re2/set.h>
 
 #include <algorithm>
 #include <array>
@@ -82,80 +83,74 @@ bool append_builtin_rules(std::string_view set, rule_action action, const std::s
   return known;
 }
 
+struct text_rules::engine {
+  std::vector<std::unique_ptr<RE2>> rules;  // one per rule, same index
+  // All rules as one alternation: finds where the next match starts in one pass.
+  std::unique_ptr<RE2> any;
+  // All rules anchored: which of them match at that start, in one pass.
+  std::unique_ptr<RE2::Set> starts;
+};
+
 text_rules::text_rules(std::vector<text_rule> rules) : rules_(std::move(rules)) {
+  auto e = std::make_unique<engine>();
+  auto combined = rule_options(false);
+  combined.set_never_capture(true);
+  combined.set_max_mem(64 << 20);
+  e->starts = std::make_unique<RE2::Set>(combined, RE2::ANCHOR_START);
+  std::string alternation;
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     const auto& r = rules_[i];
     auto re = std::make_unique<RE2>(r.pattern, rule_options(r.case_insensitive));
     if (!re->ok()) throw rule_error{i, re->error()};
     // An empty match would redact nothing, forever.
     if (RE2::FullMatch("", *re)) throw rule_error{i, "matches the empty string"};
-    compiled_.push_back(std::move(re));
+    e->rules.push_back(std::move(re));
+    std::string alternative = (r.case_insensitive ? "(?i:" : "(?:") + r.pattern + ")";
+    alternation.append(alternation.empty() ? "" : "|").append(alternative);
+    e->starts->Add(alternative, nullptr);
   }
-  if (rules_.empty()) return;
-  std::string alternation;
-  for (auto action : {rule_action::block, rule_action::redact}) {
-    for (std::size_t i = 0; i < rules_.size(); ++i) {
-      const auto& r = rules_[i];
-      if (r.action != action) continue;
-      alternatives_.emplace_back(groups_ + 1, i);
-      groups_ += 1 + compiled_[i]->NumberOfCapturingGroups();
-      alternation.append(alternation.empty() ? "(" : "|(").append(r.case_insensitive ? "(?i:" : "(?:");
-      alternation.append(r.pattern).append("))");
-    }
+  if (!rules_.empty()) {
+    e->any = std::make_unique<RE2>(alternation, combined);
+    if (!e->any->ok() || !e->starts->Compile()) throw rule_error{rules_.size(), "the patterns are too large together"};
   }
-  auto o = rule_options(false);
-  o.set_max_mem(64 << 20);
-  any_ = std::make_unique<RE2>(alternation, o);
-  if (!any_->ok()) throw rule_error{rules_.size(), "the patterns are too large together: " + any_->error()};
+  engine_ = std::move(e);
 }
 
 text_rules::~text_rules() = default;
 
 rule_hit text_rules::find(std::string_view text, std::size_t from, std::size_t hold_back, bool final) const {
-  if (!any_) return {};
+  if (rules_.empty()) return {};
   // Reused by every search on this thread: no allocation per record.
-  thread_local std::vector<re2::StringPiece> groups;
-  groups.resize(static_cast<std::size_t>(groups_) + 1);
+  thread_local std::vector<int> starting;
   const re2::StringPiece whole(text.data(), text.size());
+  re2::StringPiece m;
   while (from < text.size()) {
-    if (!any_->Match(whole, from, text.size(), RE2::UNANCHORED, groups.data(), groups_ + 1)) return {};
-    const std::size_t begin = static_cast<std::size_t>(groups[0].data() - text.data());
-    const std::size_t end = begin + groups[0].size();
-    std::size_t rule = rules_.size();
-    for (auto [group, index] : alternatives_)
-      if (groups[static_cast<std::size_t>(group)].data()) {
-        rule = index;
-        break;
-      }
-    if (end > begin && rule < rules_.size()) {
+    if (!engine_->any->Match(whole, from, text.size(), RE2::UNANCHORED, &m, 1)) return {};
+    const std::size_t begin = static_cast<std::size_t>(m.data() - text.data());
+    // The set sees no context before `begin`, so it may name a rule that does not match here
+    // after all (\b); each one named is matched again with context.
+    starting.clear();
+    engine_->starts->Match(whole.substr(begin), &starting);
+    rule_hit best;
+    for (int i : starting) {
+      const auto rule = static_cast<std::size_t>(i);
+      if (!engine_->rules[rule]->Match(whole, begin, text.size(), RE2::ANCHOR_START, &m, 1) || m.empty()) continue;
+      const std::size_t end = begin + m.size();
       // Only the next piece can tell whether this match is complete: decide nothing yet.
       if (!final && end == text.size() && end - begin <= hold_back) return {rule_hit::kind::held, begin, end, rule};
-      if (passes(rules_[rule].check, text.substr(begin, end - begin))) return {rule_hit::kind::found, begin, end, rule};
+      if (!passes(rules_[rule].check, text.substr(begin, end - begin))) continue;
+      const bool blocks = rules_[rule].action == rule_action::block;
+      const bool best_blocks = best.what == rule_hit::kind::found && rules_[best.rule].action == rule_action::block;
+      if (best.what == rule_hit::kind::none || (blocks && !best_blocks) ||
+          (blocks == best_blocks && rule < best.rule))
+        best = {rule_hit::kind::found, begin, end, rule};
     }
-    // The alternation's choice failed its check (or matched empty): another rule may still match here.
-    auto other = find_at(text, begin, hold_back, final, rule);
-    if (other.what != rule_hit::kind::none) return other;
+    if (best.what == rule_hit::kind::found) return best;
+    // Only candidates that failed their check start here: look further on.
     from = begin + 1;
     while (from < text.size() && continuation_byte(text[from])) ++from;
   }
   return {};
-}
-
-rule_hit text_rules::find_at(std::string_view text, std::size_t begin, std::size_t hold_back, bool final,
-                             std::size_t skip) const {
-  const re2::StringPiece whole(text.data(), text.size());
-  re2::StringPiece m;
-  rule_hit best;
-  for (std::size_t i = 0; i < compiled_.size(); ++i) {
-    if (i == skip || !compiled_[i]->Match(whole, begin, text.size(), RE2::ANCHOR_START, &m, 1) || m.empty()) continue;
-    const std::size_t end = begin + m.size();
-    if (!final && end == text.size() && end - begin <= hold_back) return {rule_hit::kind::held, begin, end, i};
-    if (!passes(rules_[i].check, text.substr(begin, end - begin))) continue;
-    const bool blocks = rules_[i].action == rule_action::block;
-    const bool best_blocks = best.what == rule_hit::kind::found && rules_[best.rule].action == rule_action::block;
-    if (best.what == rule_hit::kind::none || (blocks && !best_blocks)) best = {rule_hit::kind::found, begin, end, i};
-  }
-  return best;
 }
 
 text_stream::result text_stream::feed(const text_rules& rules, std::size_t hold_back, std::string_view piece,

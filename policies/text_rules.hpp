@@ -15,12 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
-
-namespace re2 {
-class RE2;
-}
 
 namespace corral {
 
@@ -75,16 +70,9 @@ class text_rules {
   rule_hit find(std::string_view text, std::size_t from, std::size_t hold_back, bool final) const;
 
  private:
-  // The best match of the rules starting exactly at `begin`, skipping rule `skip`.
-  rule_hit find_at(std::string_view text, std::size_t begin, std::size_t hold_back, bool final, std::size_t skip) const;
-
+  struct engine;  // the compiled patterns; RE2 stays out of this header
   std::vector<text_rule> rules_;
-  std::vector<std::unique_ptr<re2::RE2>> compiled_;
-  // All rules as one alternation, blocking rules first, each alternative a capture group: one
-  // search finds the leftmost match and its rule.
-  std::unique_ptr<re2::RE2> any_;
-  std::vector<std::pair<int, std::size_t>> alternatives_;  // (group, rule), in alternation order
-  int groups_ = 0;
+  std::unique_ptr<const engine> engine_;
 };
 
 // One text field of one response, fed piece by piece.

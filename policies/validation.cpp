@@ -151,6 +151,15 @@ bool names_model(std::string_view raw, std::string_view normalized) {
   return tagged || normalized.substr(raw.size()) == default_tag;
 }
 
+// The field path as one word of the access log's decisions: client keys may hold anything.
+std::string log_detail(std::string_view field) {
+  constexpr std::size_t max = 64;
+  std::string out(field.substr(0, max));
+  for (char& c : out)
+    if (c <= ' ' || c > '~' || c == '"') c = '_';
+  return out;
+}
+
 class validation final : public policy {
  public:
   validation(request_limits limits, std::vector<model_limits> models)
@@ -175,7 +184,7 @@ class validation final : public policy {
       decide(req.ctx, decide_pass);
       return verdict::next();
     }
-    decide(req.ctx, decide_reject, violation->field);
+    decide(req.ctx, decide_reject, log_detail(violation->field));
     return verdict::reject(400, violation->message());
   }
 

@@ -3,7 +3,8 @@
 // documented fields have the wrong JSON type (per the Ollama and OpenAI APIs), whose sampling
 // options leave the configured ranges, whose prompt, message count, nesting or size is over
 // the limits, whose images are not base64 or whose model names are malformed
-// (request_schema.hpp has the field tables). Undocumented fields pass: clients send extras.
+// (api_fields.cpp has the field tables, request_schema.hpp the walk). Undocumented fields pass:
+// clients send extras.
 //
 // Options (the policy entry's keys; built-in defaults in brackets):
 //

@@ -244,7 +244,7 @@ TEST_F(config_test, out_of_range_values_are_rejected) {
 TEST_F(config_test, top_level_must_be_a_mapping) {
   EXPECT_EQ(
       error_of("- server\n"),
-      "test.yaml:1: expected a mapping of sections (server, ollama, upstream, log) at the top "
+      "test.yaml:1: expected a mapping of sections (server, ollama, upstream, log, policies) at the top "
       "level, got a list");
 }
 
