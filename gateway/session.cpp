@@ -239,6 +239,41 @@ bool is_loopback(std::string_view ip) {
   return ip.starts_with("127.") || ip == "::1" || ip.starts_with("::ffff:127.");
 }
 
+// Runs the chain's request hooks, then the rule for fleet-changing routes without API keys.
+// Returns true when it answered the client instead of letting the request go on.
+net::awaitable<bool> admit(const policy_chain& chain, downstream& client, const route_match& route,
+                           const http::fields& headers, std::string_view client_ip, json::object* body,
+                           bool& body_changed) {
+  auto& ctx = client.ctx;
+  if (!chain.empty()) {
+    policy_request preq(ctx);
+    preq.cls = ctx.cls;
+    preq.route = ctx.route;
+    preq.method = ctx.method;
+    preq.flavor = route.flavor;
+    preq.client_ip = client_ip;
+    preq.body = body;
+    preq.header_fn = header_of;
+    preq.headers = &headers;
+    auto v = co_await chain.on_request(preq);
+    if (v.rejected()) {
+      ctx.error = v.message;
+      co_await client.reply_error(route.flavor, v.status, v.message, v.headers);
+      co_return true;
+    }
+    body_changed = preq.body_changed;
+  }
+  if (ctx.cls == route_class::fleet_change && !chain.has_api_keys() && !is_loopback(client_ip)) {
+    constexpr std::string_view why =
+        "fleet-changing routes are served to loopback clients only while no API keys are configured "
+        "(configure an auth policy with admin keys)";
+    ctx.error = why;
+    co_await client.reply_error(route.flavor, 403, why);
+    co_return true;
+  }
+  co_return false;
+}
+
 // Routes whose body is a JSON object naming the model.
 bool has_json_body(const route_match& route) {
   switch (route.kind) {
@@ -304,34 +339,13 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
   }
 
   auto chain = w.chain();
+  bool body_changed = false;
+  bool answered = co_await admit(*chain, client, route, req.base(), client_ip, body_error.empty() ? body : nullptr,
+                                 body_changed);
+  if (answered) co_return;
   std::string rewritten_body;
-  if (!chain->empty()) {
-    policy_request preq_policy(ctx);
-    preq_policy.cls = ctx.cls;
-    preq_policy.route = ctx.route;
-    preq_policy.method = ctx.method;
-    preq_policy.flavor = route.flavor;
-    preq_policy.client_ip = client_ip;
-    preq_policy.body = body_error.empty() ? body : nullptr;
-    preq_policy.header_fn = header_of;
-    preq_policy.headers = static_cast<const http::fields*>(&req.base());
-    auto v = co_await chain->on_request(preq_policy);
-    if (v.rejected()) {
-      ctx.error = v.message;
-      co_await client.reply_error(route.flavor, v.status, v.message, v.headers);
-      co_return;
-    }
-    if (preq_policy.body_changed && body) rewritten_body = json::serialize(*body);
-    if (chain->filters_responses(ctx)) client.policies = chain.get();
-  }
-  if (ctx.cls == route_class::fleet_change && !chain->has_api_keys() && !is_loopback(client_ip)) {
-    constexpr std::string_view why =
-        "fleet-changing routes are served to loopback clients only while no API keys are configured "
-        "(configure an auth policy with admin keys)";
-    ctx.error = why;
-    co_await client.reply_error(route.flavor, 403, why);
-    co_return;
-  }
+  if (body_changed && body) rewritten_body = json::serialize(*body);
+  if (!chain->empty() && chain->filters_responses(ctx)) client.policies = chain.get();
 
   switch (route.kind) {
     case route_kind::root:
@@ -582,7 +596,12 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
       ctx.method = method_storage;
       forwarded_headers(upload.get(), client_ip, forwarded);
       downstream client{stream, buffer, ctx};
-      co_await proxy_blob_upload(w, client, upload, forwarded);
+      ctx.cls = class_of(route);
+      auto chain = w.chain();
+      bool changed = false;
+      client.keep_alive = false;  // a refused upload's body is never read
+      bool refused = co_await admit(*chain, client, route, upload.get().base(), client_ip, nullptr, changed);
+      if (!refused) co_await proxy_blob_upload(w, client, upload, forwarded);
       finish(w, ctx);
       beast::error_code ignored;
       stream.socket().shutdown(tcp::socket::shutdown_both, ignored);

@@ -107,6 +107,12 @@ TEST_F(policies_test, fleet_changing_routes_need_the_admin_role) {
   EXPECT_EQ(del.status, 403);
   EXPECT_EQ(a->stats().at("by_route").as_object().count("/api/pull"), 0u);
 
+  // Blob uploads are streamed past the body reader, and still meet the chain.
+  const std::string digest = "/api/blobs/sha256:" + std::string(64, 'a');
+  EXPECT_EQ(request(port(), "POST", digest, "blob bytes").status, 401);
+  EXPECT_EQ(request(port(), "POST", digest, "blob bytes", as_user).status, 403);
+  EXPECT_EQ(a->stats().at("by_route").as_object().count("/api/blobs/:digest"), 0u) << json::serialize(a->stats());
+
   auto allowed = request(port(), "POST", "/api/pull", R"({"model":"llama2","stream":false})", as_admin);
   EXPECT_EQ(allowed.status, 200) << allowed.body;
   // Read-only fleet routes are a user's.
