@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
   }
 
   std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGHUP, SIG_IGN);  // until the server's own handler is in place: never fatal
   corral::set_log_level(cfg.log.level);
   std::string fake_list;
   try {

@@ -265,7 +265,8 @@ net::awaitable<std::string> read_whole_body(upstream_connection& c, http::respon
 
 struct whole_body {
   std::string body;
-  std::string error;  // "" when the body was read to its end
+  std::string error;       // "" when the body was read to its end
+  bool too_large = false;  // the backend is fine; the answer is just too big to filter
 };
 
 // Reads a whole response body for a policy that filters it as one (bounded like a streamed
@@ -277,7 +278,8 @@ net::awaitable<whole_body> read_filtered_body(upstream_connection& c, http::resp
   buf.grow(relay_buffer_initial, 0);
   while (!p.is_done()) {
     if (out.body.size() >= relay_buffer_max) {
-      out.error = "a response body exceeded " + std::to_string(relay_buffer_max) + " bytes";
+      out.error = "the response is over " + std::to_string(relay_buffer_max) + " bytes, too large for the output filter";
+      out.too_large = true;
       co_return out;
     }
     p.get().body().data = buf.data.get();
@@ -414,6 +416,11 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
           client.broken = true;
           co_return done;
         }
+        if (whole.too_large) {
+          client.ctx.error = whole.error;
+          co_await client.reply_error(req.route.flavor, 502, whole.error);
+          co_return done;  // the connection, its body unread, is dropped
+        }
         co_return fail(upstream_error_kind::broken_stream, "backend " + b.name() + " broke the body: " + whole.error);
       }
       keep_tail(rs.tail, whole.body);
@@ -476,8 +483,14 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
         auto broke = co_await relay_body(w, client, c, p, sse || ndjson, kind, true, rs, b, wait, filters);
         if (!rs.blocked.empty()) {
           // A policy ended the stream: one error record, and the backend connection is dropped
-          // (closing it stops the generation).
+          // (closing it stops the generation). Blocked before anything went out: an error answer.
           client.ctx.error = rs.blocked;
+          if (!client.broken && !client.pending_head.empty()) {
+            client.pending_head.clear();
+            client.head_sent = false;
+            co_await client.reply_error(req.route.flavor, 403, rs.blocked);
+            co_return done;
+          }
           if (!client.broken) {
             co_await client.write_chunk(stream_error_record(req.route.flavor, sse, rs.blocked));
             co_await client.end_chunked();

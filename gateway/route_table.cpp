@@ -90,7 +90,11 @@ route_class class_of(const route_match& m) {
       // Inference under other names (OpenAI Responses, Anthropic Messages).
       if (m.label == "/v1/responses" || m.label == "/v1/messages" || m.label == "/v1/audio/transcriptions")
         return route_class::inference;
-      return route_class::other;
+      // Browsers send CORS preflights without credentials: they are answered like probes.
+      if (m.label == "OPTIONS") return route_class::probe;
+      if (m.label == "/api/me" || m.label == "/api/status") return route_class::fleet_read;
+      // Signing the backends out of ollama.com, and whatever experimental routes do: an admin's.
+      return route_class::fleet_change;
     case route_kind::not_found:
     case route_kind::method_not_allowed:
       return route_class::other;

@@ -27,6 +27,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <random>
@@ -143,15 +144,20 @@ bool named_in_connection(std::string_view connection, std::string_view name) {
 }
 
 // The client's headers as they go upstream: hop-by-hop ones dropped (also those the
-// Connection header names), the client's address appended to X-Forwarded-For.
+// Connection header names, and the credentials a policy consumed), the client's address
+// appended to X-Forwarded-For.
 template <class Fields>
-void forwarded_headers(const Fields& fields, const std::string& client_ip, std::string& out) {
+void forwarded_headers(const Fields& fields, const std::string& client_ip, std::string& out,
+                       const std::array<std::string_view, 2>& consumed = {}) {
   out.clear();
   std::string_view connection = fields[http::field::connection];
   std::string_view prior_xff;
   for (const auto& f : fields) {
     auto name = f.name_string();
     if (is_hop_by_hop_request(name) || (!connection.empty() && named_in_connection(connection, name))) continue;
+    if ((!consumed[0].empty() && beast::iequals(name, consumed[0])) ||
+        (!consumed[1].empty() && beast::iequals(name, consumed[1])))
+      continue;
     if (beast::iequals(name, "x-forwarded-for")) {
       prior_xff = f.value();
       continue;
@@ -243,7 +249,7 @@ bool is_loopback(std::string_view ip) {
 // Returns true when it answered the client instead of letting the request go on.
 net::awaitable<bool> admit(const policy_chain& chain, downstream& client, const route_match& route,
                            const http::fields& headers, std::string_view client_ip, json::object* body,
-                           bool& body_changed) {
+                           bool& body_changed, std::array<std::string_view, 2>& consumed) {
   auto& ctx = client.ctx;
   if (!chain.empty()) {
     policy_request preq(ctx);
@@ -262,6 +268,7 @@ net::awaitable<bool> admit(const policy_chain& chain, downstream& client, const 
       co_return true;
     }
     body_changed = preq.body_changed;
+    consumed = preq.consumed_headers;
   }
   if (ctx.cls == route_class::fleet_change && !chain.has_api_keys() && !is_loopback(client_ip)) {
     constexpr std::string_view why =
@@ -272,6 +279,22 @@ net::awaitable<bool> admit(const policy_chain& chain, downstream& client, const 
     co_return true;
   }
   co_return false;
+}
+
+// Ollama decodes bodies with Go's encoding/json, which matches field names case-insensitively
+// and lets a later duplicate win: {"model":"a","MODEL":"b"} runs b. Policies check the exact
+// names, so a body that spells a field another way is refused when a chain is configured.
+std::string case_variant_field(const json::object& body) {
+  for (const auto& kv : body) {
+    std::string_view k = kv.key();
+    bool upper = false;
+    for (char c : k) upper = upper || (c >= 'A' && c <= 'Z');
+    if (!upper || k.size() > 32) continue;
+    std::string lowered(k);
+    for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return "field \"" + std::string(k) + "\": field names are case-sensitive here; use \"" + lowered + "\"";
+  }
+  return {};
 }
 
 // Routes whose body is a JSON object naming the model.
@@ -293,7 +316,8 @@ bool has_json_body(const route_match& route) {
 // Dispatches one complete request: reads what policies need (the JSON body, the model), runs the
 // policy chain, then serves the route.
 net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http::string_body>& req,
-                              const route_match& route, std::string_view forwarded, std::string_view client_ip) {
+                              const route_match& route, std::string& forwarded, const std::string& client_ip,
+                              const policy_chain& chain) {
   auto& ctx = client.ctx;
   ctx.cls = class_of(route);
 
@@ -338,14 +362,26 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
     if (is_valid_model_name(v1_model_name)) ctx.model = normalize_model_name(v1_model_name);
   }
 
-  auto chain = w.chain();
+  if (!chain.empty() && body && body_error.empty()) body_error = case_variant_field(*body);
   bool body_changed = false;
-  bool answered = co_await admit(*chain, client, route, req.base(), client_ip, body_error.empty() ? body : nullptr,
-                                 body_changed);
+  std::array<std::string_view, 2> consumed{};
+  bool answered = co_await admit(chain, client, route, req.base(), client_ip, body_error.empty() ? body : nullptr,
+                                 body_changed, consumed);
   if (answered) co_return;
+  if (!consumed[0].empty()) forwarded_headers(req, client_ip, forwarded, consumed);  // keys stay here
   std::string rewritten_body;
   if (body_changed && body) rewritten_body = json::serialize(*body);
-  if (!chain->empty() && chain->filters_responses(ctx)) client.policies = chain.get();
+  if (!chain.empty() && chain.filters_responses(ctx)) {
+    if (route.kind == route_kind::passthrough) {
+      // The output filter knows Ollama's and OpenAI's chat/completion records, not these
+      // routes' (Responses, Anthropic Messages): refusing is safer than passing text unfiltered.
+      std::string why = "route " + std::string(route.label) + " is not served while an output filter applies to it";
+      ctx.error = why;
+      co_await client.reply_error(route.flavor, 403, why);
+      co_return;
+    }
+    client.policies = &chain;
+  }
 
   switch (route.kind) {
     case route_kind::root:
@@ -454,15 +490,9 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
   }
 }
 
-// Answers a request that cannot be read (limits, timeouts, malformed), then closes: the
-// connection's framing is unknown past this point. Lingers briefly so the client reads the
-// answer instead of a reset.
-net::awaitable<void> reject_and_close(worker& w, beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                                      request_context& ctx, unsigned status, std::string message) {
-  downstream client{stream, buffer, ctx};
-  client.keep_alive = false;
-  ctx.route = ctx.route.empty() ? std::string_view("other") : ctx.route;
-  co_await client.reply_error(api_flavor::ollama, status, message);
+// Closes after an answer whose request body is left unread: stop sending, then read and drop
+// what the client still sends for a moment, so it reads the answer instead of a reset.
+net::awaitable<void> linger_close(beast::tcp_stream& stream) {
   beast::error_code ec;
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   char sink[4096];
@@ -473,10 +503,22 @@ net::awaitable<void> reject_and_close(worker& w, beast::tcp_stream& stream, beas
     if (rec) break;
     drained += n;
   }
+}
+
+// Answers a request that cannot be read (limits, timeouts, malformed), then closes: the
+// connection's framing is unknown past this point. Lingers briefly so the client reads the
+// answer instead of a reset.
+net::awaitable<void> reject_and_close(worker& w, beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                      request_context& ctx, unsigned status, std::string message) {
+  downstream client{stream, buffer, ctx};
+  client.keep_alive = false;
+  ctx.route = ctx.route.empty() ? std::string_view("other") : ctx.route;
+  co_await client.reply_error(api_flavor::ollama, status, message);
+  co_await linger_close(stream);
   (void)w;
 }
 
-void finish(worker& w, request_context& ctx) {
+void finish(worker& w, request_context& ctx, const policy_chain& chain) {
   ctx.done = request_context::clock::now();
   using secs = std::chrono::duration<double>;
   request_sample s;
@@ -489,7 +531,7 @@ void finish(worker& w, request_context& ctx) {
   s.prompt_tokens = ctx.prompt_tokens;
   s.completion_tokens = ctx.completion_tokens;
   w.state.metrics().record(static_cast<std::size_t>(w.index), s);
-  if (const auto& chain = w.chain(); !chain->empty()) chain->on_complete(ctx);
+  if (!chain.empty()) chain.on_complete(ctx);
   write_access_log(ctx, w.state.cfg()->log.access_log);
 }
 
@@ -526,6 +568,9 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
       if (rec || n == 0) co_return;
       buffer.commit(n);
     }
+    // The policy chain this request runs through, start to end (a reload swaps in another one
+    // for later requests).
+    std::shared_ptr<const policy_chain> chain = w.chain();
     request_context ctx;
     ctx.worker = static_cast<unsigned>(w.index);
     ctx.client = client_addr;
@@ -557,7 +602,7 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
       ctx.method = "";
       ctx.status = status;
       co_await reject_and_close(w, stream, buffer, ctx, status, message);
-      finish(w, ctx);
+      finish(w, ctx, *chain);
       co_return;
     }
 
@@ -578,34 +623,46 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     if (auto cl = head_parser.content_length(); cl && *cl > body_cap && !is_blob_upload) {
       co_await reject_and_close(w, stream, buffer, ctx, 413,
                                 "request body too large (limit " + std::to_string(sc.max_body_bytes) + " bytes)");
-      finish(w, ctx);
+      finish(w, ctx, *chain);
       co_return;
     }
-    if (beast::iequals(head[http::field::expect], "100-continue") && buffer.size() == 0) {
-      static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
-      auto [wec, wn] = co_await net::async_write(stream.socket(), net::buffer(cont.data(), cont.size()),
-                                                 net::as_tuple(net::use_awaitable));
-      if (wec) co_return;
-    }
+    bool expects_continue = beast::iequals(head[http::field::expect], "100-continue") && buffer.size() == 0;
+    static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
 
     if (is_blob_upload && head.method() == http::verb::post) {
-      // Streamed to the backend, never buffered whole; the connection closes after it.
+      // Streamed to the backend, never buffered whole; the connection closes after it. The
+      // chain runs first, before 100 Continue invites the body.
       http::request_parser<http::buffer_body> upload(std::move(head_parser));
       upload.body_limit(boost::none);
       std::string method_storage(upload.get().method_string());
       ctx.method = method_storage;
-      forwarded_headers(upload.get(), client_ip, forwarded);
       downstream client{stream, buffer, ctx};
       ctx.cls = class_of(route);
-      auto chain = w.chain();
       bool changed = false;
-      client.keep_alive = false;  // a refused upload's body is never read
-      bool refused = co_await admit(*chain, client, route, upload.get().base(), client_ip, nullptr, changed);
-      if (!refused) co_await proxy_blob_upload(w, client, upload, forwarded);
-      finish(w, ctx);
+      std::array<std::string_view, 2> consumed{};
+      client.keep_alive = false;
+      bool refused = co_await admit(*chain, client, route, upload.get().base(), client_ip, nullptr, changed, consumed);
+      if (refused) {
+        co_await linger_close(stream);
+        finish(w, ctx, *chain);
+        co_return;
+      }
+      forwarded_headers(upload.get(), client_ip, forwarded, consumed);
+      if (expects_continue) {
+        auto [wec, wn] = co_await net::async_write(stream.socket(), net::buffer(cont.data(), cont.size()),
+                                                   net::as_tuple(net::use_awaitable));
+        if (wec) co_return;
+      }
+      co_await proxy_blob_upload(w, client, upload, forwarded);
+      finish(w, ctx, *chain);
       beast::error_code ignored;
       stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
       co_return;
+    }
+    if (expects_continue) {
+      auto [wec, wn] = co_await net::async_write(stream.socket(), net::buffer(cont.data(), cont.size()),
+                                                 net::as_tuple(net::use_awaitable));
+      if (wec) co_return;
     }
 
     http::request_parser<http::string_body> parser(std::move(head_parser));
@@ -630,7 +687,7 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
         message = "request body not received within " + format_duration(sc.body_timeout);
       }
       co_await reject_and_close(w, stream, buffer, ctx, status, message);
-      finish(w, ctx);
+      finish(w, ctx, *chain);
       co_return;
     }
     auto& req = parser.get();
@@ -646,8 +703,8 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     client.keep_alive = req.keep_alive() && !w.state.stopping.load(std::memory_order_relaxed);
     client.head_only = req.method() == http::verb::head;
     client.http10 = req.version() < 11;
-    co_await dispatch(w, client, req, route, forwarded, client_ip);
-    finish(w, ctx);
+    co_await dispatch(w, client, req, route, forwarded, client_ip, *chain);
+    finish(w, ctx, *chain);
     if (relay.size > 64 * 1024) relay = byte_buffer{};  // one huge record must not pin memory
     if (client.broken || !client.keep_alive || w.state.stopping.load(std::memory_order_relaxed)) {
       beast::error_code ignored;

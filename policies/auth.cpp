@@ -8,6 +8,7 @@
 #include <boost/json/object.hpp>
 
 #include <array>
+#include <cctype>
 #include <unordered_map>
 
 namespace corral {
@@ -54,7 +55,11 @@ class auth_policy final : public policy {
       return verdict::next();
     }
     auto presented = bearer(req.header("authorization"));
-    if (presented.empty() && !header_.empty()) presented = trimmed(req.header(header_));
+    std::string_view carrier = "authorization";
+    if (presented.empty() && !header_.empty()) {
+      presented = trimmed(req.header(header_));
+      carrier = header_;
+    }
     static const std::string challenge = "WWW-Authenticate: Bearer realm=\"corral\"\r\n";
     if (presented.empty()) {
       decide(ctx, no_key);
@@ -69,12 +74,17 @@ class auth_policy final : public policy {
     }
     const auto& who = it->second;
     ctx.who = who;
+    req.consumed_headers[0] = carrier;  // the key goes no further than corral
     bool admin_route = req.cls == route_class::fleet_change ||
                        (req.cls == route_class::management && req.method != "GET" && req.method != "HEAD");
     if (admin_route && who->role != "admin") {
       decide(ctx, forbidden, who->key_name);
       return verdict::reject(403, "API key '" + who->key_name + "' (role " + who->role + ") may not use " +
                                       std::string(req.method) + " " + std::string(req.route) + ": it needs the admin role");
+    }
+    if (!admin_route && !who->models.empty() && ctx.model.empty() && req.cls == route_class::inference) {
+      decide(ctx, forbidden, who->key_name);
+      return verdict::reject(403, "API key '" + who->key_name + "' is limited to some models, and this request names none");
     }
     if (!ctx.model.empty() && !admin_route && !who->may_use(ctx.model)) {
       decide(ctx, forbidden, who->key_name);
@@ -91,8 +101,12 @@ class auth_policy final : public policy {
   }
   static std::string_view bearer(std::string_view v) {
     v = trimmed(v);
-    if (v.size() > 7 && (v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer ")) return trimmed(v.substr(7));
-    return {};
+    // The scheme is case-insensitive (RFC 9110 11.1).
+    constexpr std::string_view scheme = "bearer ";
+    if (v.size() <= scheme.size()) return {};
+    for (std::size_t i = 0; i < scheme.size(); ++i)
+      if (std::tolower(static_cast<unsigned char>(v[i])) != scheme[i]) return {};
+    return trimmed(v.substr(scheme.size()));
   }
 
   void add_key(const json::value& v, const std::string& path) {

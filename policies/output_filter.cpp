@@ -176,7 +176,9 @@ class output_filter final : public policy {
   void on_response_head(request_context& ctx, const response_head_view& head) const override {
     if (rules_->empty()) return;
     auto format = format_of(head.content_type);
-    if (head.status == 200 && format) {
+    // Embeddings carry numbers, not text: never worth holding a whole (possibly huge) body for.
+    bool embeddings = ctx.route == "/api/embed" || ctx.route == "/api/embeddings" || ctx.route == "/v1/embeddings";
+    if (head.status == 200 && format && !embeddings) {
       make_state<filter_state>(ctx);
     } else if (state<filter_state>(ctx)) {
       ctx.policy_states[slot()].reset();  // an earlier attempt's

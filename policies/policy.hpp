@@ -13,6 +13,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/fwd.hpp>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -35,6 +36,9 @@ struct policy_request {
   std::string_view client_ip;    // "" when unknown
   boost::json::object* body = nullptr;  // the JSON body when the route has one; may be changed
   bool body_changed = false;     // set by a policy that changed *body (it is re-serialized)
+  // Request headers a policy consumed (credentials): not sent upstream. Views into the policy's
+  // own configuration or static storage.
+  std::array<std::string_view, 2> consumed_headers{};
 
   // A request header's value ("" when absent); `name` is case-insensitive.
   std::string_view header(std::string_view name) const { return header_fn ? header_fn(headers, name) : std::string_view{}; }

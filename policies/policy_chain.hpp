@@ -24,8 +24,8 @@ class policy_chain {
   static std::shared_ptr<const policy_chain> build(const std::vector<policy_spec>& specs, policy_counters* counters);
 
   bool empty() const noexcept { return entries_.empty(); }
-  // True when an auth policy with at least one key is in the chain: without one, fleet-changing
-  // routes are served to loopback clients only.
+  // True when an auth policy with at least one key applies to fleet-changing routes: without
+  // one, those routes are served to loopback clients only.
   bool has_api_keys() const noexcept { return has_api_keys_; }
   // True when some policy's chunk hook applies to responses of this request's route.
   bool filters_responses(const request_context& ctx) const noexcept;

@@ -109,9 +109,14 @@ class prompt_guard final : public policy {
   }
 
   // The first blocking rule any text matches, else the first flagging one; -1 when none.
-  int match(std::string_view text, std::vector<int>& hits) const {
+  int match(std::string_view text, std::vector<int>& hits, bool& unscannable) const {
     hits.clear();
-    if (!set_.Match(text, &hits)) return -1;
+    RE2::Set::ErrorInfo info{};
+    if (!set_.Match(text, &hits, &info)) {
+      // Out of memory is not "no match": the request is refused rather than passed unscanned.
+      if (info.kind != RE2::Set::kNoError) unscannable = true;
+      return -1;
+    }
     int found = -1;
     for (int h : hits) {
       if (rules_[h].block) return h;
@@ -128,33 +133,39 @@ class prompt_guard final : public policy {
     std::vector<int> hits;
     int flagged = -1;
     int blocked = -1;
+    bool unscannable = false;
     auto scan = [&](std::string_view text) {
       if (blocked >= 0 || text.empty()) return;
-      int m = match(text, hits);
+      int m = match(text, hits, unscannable);
       if (m < 0) return;
       if (rules_[m].block) blocked = m;
       else if (flagged < 0) flagged = m;
     };
-    auto scan_value = [&](const json::value* v) {
-      if (!v) return;
-      if (v->is_string()) scan(v->get_string());
-      else if (v->is_array())  // /v1/completions prompt lists; OpenAI content parts
-        for (const auto& item : v->get_array()) {
-          if (item.is_string()) scan(item.get_string());
-          else if (item.is_object())
-            if (auto* t = item.get_object().if_contains("text"); t && t->is_string()) scan(t->get_string());
-        }
+    // Strings, lists of strings, content parts ({"text": ...}) and items that hold content
+    // (Responses API input items, Anthropic blocks), a few levels deep.
+    auto scan_value = [&](const json::value* v, auto&& self, int depth) -> void {
+      if (!v || depth > 4) return;
+      if (v->is_string()) {
+        scan(v->get_string());
+      } else if (v->is_array()) {
+        for (const auto& item : v->get_array()) self(&item, self, depth + 1);
+      } else if (v->is_object()) {
+        const auto& o = v->get_object();
+        self(o.if_contains("text"), self, depth + 1);
+        self(o.if_contains("content"), self, depth + 1);
+      }
     };
     const auto& body = *req.body;
-    scan_value(body.if_contains("prompt"));
-    scan_value(body.if_contains("suffix"));
-    scan_value(body.if_contains("system"));
-    if (auto* msgs = body.if_contains("messages"); msgs && msgs->is_array())
-      for (const auto& m : msgs->get_array())
-        if (m.is_object()) scan_value(m.get_object().if_contains("content"));
+    for (auto field : {"prompt", "suffix", "system", "messages", "input", "instructions"})
+      scan_value(body.if_contains(field), scan_value, 0);
     if (blocked >= 0) {
       decide(req.ctx, block, rules_[blocked].name);
       return verdict::reject(block_status_, "request blocked by prompt guard rule '" + rules_[blocked].name + "'");
+    }
+    if (unscannable) {
+      decide(req.ctx, block, "unscanned");
+      return verdict::reject(503, "the prompt guard could not scan this request (too large for its patterns)",
+                             "Retry-After: 1\r\n");
     }
     if (flagged >= 0) decide(req.ctx, flag, rules_[flagged].name);
     else decide(req.ctx, pass);

@@ -190,7 +190,9 @@ text_stream::result text_stream::feed(const text_rules& rules, std::size_t hold_
 
   // A few released bytes stay as context, so that \b and ^ see what came before.
   std::size_t keep_from = released > 4 ? released - 4 : 0;
-  while (keep_from > 0 && continuation_byte(buf_[keep_from])) --keep_from;
+  // At most 3 steps back: a UTF-8 sequence is 4 bytes at most, and invalid text (a long run of
+  // continuation bytes) must not make the context grow.
+  for (int steps = 0; steps < 3 && keep_from > 0 && continuation_byte(buf_[keep_from]); ++steps) --keep_from;
   buf_.erase(0, keep_from);
   context_ = released - keep_from;
   return {};

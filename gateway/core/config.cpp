@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -444,7 +445,10 @@ boost::json::value to_json(std::string_view source, const YAML::Node& n, const s
   if (auto i = parse_integer(text)) return *i;
   double d = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
-  if (!text.empty() && ec == std::errc{} && end == text.data() + text.size()) return d;
+  if (!text.empty() && ec == std::errc{} && end == text.data() + text.size()) {
+    if (!std::isfinite(d)) throw config_error(location(source, n.Mark()) + path + ": expected a finite number, got " + in_quotes(text));
+    return d;
+  }
   return boost::json::string(text);
 }
 

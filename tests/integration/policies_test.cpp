@@ -89,8 +89,20 @@ TEST_F(policies_test, auth_answers_401_without_a_valid_key_and_serves_a_valid_on
   EXPECT_EQ(oai.status, 401);
   EXPECT_TRUE(parse_json(oai.body).at("error").is_object()) << oai.body;
 
-  // Probes stay open by default.
+  // Probes stay open by default, and so do CORS preflights (browsers send no credentials).
   EXPECT_EQ(request(port(), "GET", "/health").status, 200);
+  EXPECT_NE(request(port(), "OPTIONS", "/api/chat", "", {{"Origin", "http://app"}}).status, 401);
+
+  // The key goes no further than corral.
+  auto seen = a->stats().at("last_request_headers").as_object();
+  EXPECT_FALSE(seen.contains("authorization")) << json::serialize(seen);
+  EXPECT_FALSE(seen.contains("x-api-key")) << json::serialize(seen);
+
+  // Ollama reads field names case-insensitively: another spelling of "model" is refused.
+  auto sneaky = request(port(), "POST", "/api/chat",
+                        R"({"model":"mistral","MODEL":"llama2","messages":[{"role":"user","content":"hi"}]})", as_user);
+  EXPECT_EQ(sneaky.status, 400);
+  EXPECT_NE(std::string(parse_json(sneaky.body).at("error").as_string()).find("MODEL"), std::string::npos);
 
   // The key is never written to the log; its name is.
   auto line = gw->proc->wait_for_line("\"key\":\"app\"");
@@ -232,6 +244,22 @@ TEST_F(policies_test, output_filter_block_ends_the_stream_with_one_error_event_a
   EXPECT_NE(last_event.find("blocked"), std::string::npos) << r.body;
   // Closing the backend connection is what stops the generation.
   EXPECT_TRUE(eventually([&] { return a->stats().at("cancelled").to_number<int>() == 1; }, 5s));
+}
+
+TEST_F(policies_test, output_filter_block_on_the_first_record_is_an_error_answer) {
+  start("  - type: output_filter\n    builtin: {secrets: block}\n");
+  auto r = request(port(), "POST", "/api/generate", R"({"model":"llama2","prompt":"key?"})",
+                   {{"X-Fake-Text", "AKIAIOSFODNN7EXAMPLE is| the| key"}});
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(r.body.find("AKIA"), std::string::npos) << r.body;
+  EXPECT_NE(std::string(parse_json(r.body).at("error").as_string()).find("secrets"), std::string::npos) << r.body;
+}
+
+TEST_F(policies_test, output_filter_refuses_routes_whose_records_it_cannot_read) {
+  start("  - type: output_filter\n    builtin: {email: redact}\n");
+  auto r = request(port(), "POST", "/v1/messages", R"({"model":"llama2","max_tokens":10,"messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(request(port(), "POST", "/api/embed", R"({"model":"nomic-embed-text","input":"hi"})").status, 200);
 }
 
 TEST_F(policies_test, a_full_chain_serves_good_requests_and_its_metrics_pass_promtool) {

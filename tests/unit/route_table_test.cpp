@@ -149,5 +149,21 @@ TEST_F(route_table_test, path_of_strips_the_query_string) {
   EXPECT_EQ(match_route("GET", path_of("/v1/models/phi?x=1")).path_param, "phi");
 }
 
+TEST(route_class_test, every_route_has_the_class_policies_expect) {
+  auto cls = [](std::string_view m, std::string_view p) { return class_of(match_route(m, p)); };
+  EXPECT_EQ(cls("GET", "/health"), route_class::probe);
+  EXPECT_EQ(cls("OPTIONS", "/api/chat"), route_class::probe) << "preflights carry no credentials";
+  EXPECT_EQ(cls("POST", "/api/chat"), route_class::inference);
+  EXPECT_EQ(cls("POST", "/v1/messages"), route_class::inference);
+  EXPECT_EQ(cls("GET", "/api/tags"), route_class::fleet_read);
+  EXPECT_EQ(cls("POST", "/api/show"), route_class::fleet_read);
+  for (auto p : {"/api/pull", "/api/push", "/api/create", "/api/copy", "/api/signout"})
+    EXPECT_EQ(cls("POST", p), route_class::fleet_change) << p;
+  EXPECT_EQ(cls("DELETE", "/api/delete"), route_class::fleet_change);
+  EXPECT_EQ(cls("POST", "/api/blobs/sha256:abc"), route_class::fleet_change);
+  EXPECT_EQ(cls("GET", "/api/experimental/x"), route_class::fleet_change);
+  EXPECT_EQ(cls("GET", "/nope"), route_class::other);
+}
+
 }  // namespace
 }  // namespace corral
