@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# compare.sh: corral against nginx (a plain reverse proxy) and against no proxy at all, in one
-# run on this machine, all three in front of the same fake-ollama. A benchmark, not a test.
+# compare.sh: corral against nginx and haproxy (plain reverse proxies) and against no proxy at
+# all, in one run on this machine, all in front of the same fake-ollama. A benchmark, not a test.
 #
 # For each path it measures, with wrk:
 #   (a) non-streaming POST /api/generate ("stream":false): requests/s, and the proxy's CPU time
@@ -14,25 +14,37 @@
 #       at once. Each line then reaches the proxy alone and costs it a read and a write: this
 #       is the realistic CPU per chunk. A curl through each path, idle and again in the middle of
 #       the run, counts the HTTP chunks per response, so the report shows whether lines merged.
+# Then, with corral-bench against each path:
+#   (d) time to first token: --ttft-streams paced streams for --bench-duration; TTFT p50/p99 and
+#       the overhead over the direct path;
+#   (e) memory: --memory-streams slow streams at once; each proxy's RSS in the middle of the run
+#       and its peak (VmHWM) from /proc/<pid>/status.
 # CPU time is utime+stime from /proc/<pid>/stat, taken just before and just after each wrk run
-# (nginx: master + worker). The table ends with corral/nginx ratios; the project's goal is <= 1.5x.
+# (nginx: master + worker). The table ends with ratios against nginx; corral's goal is <= 1.5x.
+# With --policies FILE a fifth path, corral+policies (the same config plus FILE), is measured too
+# and compared with plain corral.
 #
-# Fairness: nginx runs 1 worker, corral 1 worker thread; both run without an access log; both
-# keep up to 64 idle keep-alive connections to the fake; nginx streams unbuffered. See
-# bench/nginx.conf.in for the nginx side.
+# Fairness: nginx runs 1 worker, haproxy 1 thread, corral 1 worker thread; none writes an access
+# log; all keep up to 64 idle keep-alive connections to the fake; nginx and haproxy stream
+# unbuffered. See bench/nginx.conf.in and bench/haproxy.cfg.in.
 #
 # usage: bench/compare.sh [--duration S] [--connections N] [--tokens N] [--token-delay-ms D]
-#                         [--paced-connections N] [--out FILE] [--keep]
-# Environment: CORRAL_BIN, FAKE_BIN (default: build/corral, build/fake-ollama).
+#                         [--paced-connections N] [--bench-duration S] [--ttft-streams N]
+#                         [--memory-streams N] [--policies FILE [--api-key KEY]] [--out FILE] [--keep]
+# Environment: CORRAL_BIN, FAKE_BIN, BENCH_BIN (default: build/corral, build/fake-ollama,
+# build/corral-bench), NGINX_BIN, HAPROXY_BIN.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 CORRAL_BIN=${CORRAL_BIN:-$ROOT/build/corral}
 FAKE_BIN=${FAKE_BIN:-$ROOT/build/fake-ollama}
+BENCH_BIN=${BENCH_BIN:-$ROOT/build/corral-bench}
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
+HAPROXY_BIN=${HAPROXY_BIN:-/usr/sbin/haproxy}
 LUA_SCRIPT=$HERE/wrk_generate.lua
 NGINX_TEMPLATE=$HERE/nginx.conf.in
+HAPROXY_TEMPLATE=$HERE/haproxy.cfg.in
 
 DURATION=10        # seconds per measured wrk run
 CONNECTIONS=32     # wrk connections (wrk runs one thread: -t1)
@@ -42,17 +54,29 @@ PACED_CONNECTIONS=256  # paced run: wrk connections, i.e. streams in flight at o
 WARMUP=1           # seconds of unmeasured load before each run (opens upstream keep-alives)
 FAKE_THREADS=1     # the fake's settings are fixed, and the same for all three paths
 FAKE_TOKENS=10     # tokens in a non-streaming answer
+BENCH_DURATION=5   # seconds per corral-bench run (TTFT, memory)
+TTFT_STREAMS=32    # TTFT run: streams at once, paced like (c)
+MEMORY_STREAMS=1000  # memory run: streams at once, each line 50 ms apart
+MEMORY_TOKEN_DELAY_MS=50
+POLICIES=""        # a YAML file with a top-level policies: block, for the corral+policies path
+API_KEY=""         # sent as "Authorization: Bearer KEY" on every path (for an auth policy)
 OUT=""
 KEEP=0
 
 usage() {
   echo "usage: bench/compare.sh [--duration S] [--connections N] [--tokens N] [--token-delay-ms D]" >&2
-  echo "                        [--paced-connections N] [--out FILE] [--keep]" >&2
+  echo "                        [--paced-connections N] [--bench-duration S] [--ttft-streams N]" >&2
+  echo "                        [--memory-streams N] [--policies FILE [--api-key KEY]] [--out FILE] [--keep]" >&2
   echo "  --duration S     seconds per measured run (default $DURATION)" >&2
   echo "  --connections N  concurrent wrk connections, unpaced runs (default $CONNECTIONS)" >&2
   echo "  --tokens N       tokens per streamed answer (default $TOKENS)" >&2
   echo "  --token-delay-ms D  paced stream: ms between lines (default $TOKEN_DELAY_MS)" >&2
   echo "  --paced-connections N  paced stream: concurrent wrk connections (default $PACED_CONNECTIONS)" >&2
+  echo "  --bench-duration S  seconds per corral-bench run, TTFT and memory (default $BENCH_DURATION)" >&2
+  echo "  --ttft-streams N    TTFT run: paced streams at once (default $TTFT_STREAMS)" >&2
+  echo "  --memory-streams N  memory run: slow streams at once (default $MEMORY_STREAMS)" >&2
+  echo "  --policies FILE  also measure corral with FILE (a top-level policies: block) appended to its config" >&2
+  echo "  --api-key KEY    send 'Authorization: Bearer KEY' on every path (bench/policies_full.yaml: bench-key)" >&2
   echo "  --out FILE       also write the markdown report to FILE" >&2
   echo "  --keep           keep the temp dir (configs, logs) after the run" >&2
 }
@@ -68,6 +92,11 @@ parse_args() {
       --tokens) TOKENS=${2:?}; shift 2 ;;
       --token-delay-ms) TOKEN_DELAY_MS=${2:?}; shift 2 ;;
       --paced-connections) PACED_CONNECTIONS=${2:?}; shift 2 ;;
+      --bench-duration) BENCH_DURATION=${2:?}; shift 2 ;;
+      --ttft-streams) TTFT_STREAMS=${2:?}; shift 2 ;;
+      --memory-streams) MEMORY_STREAMS=${2:?}; shift 2 ;;
+      --policies) POLICIES=${2:?}; shift 2 ;;
+      --api-key) API_KEY=${2:?}; shift 2 ;;
       --out) OUT=${2:?}; shift 2 ;;
       --keep) KEEP=1; shift ;;
       -h|--help) usage; exit 0 ;;
@@ -79,6 +108,13 @@ parse_args() {
   [[ $TOKENS =~ ^[1-9][0-9]*$ ]] || die "--tokens wants a number >= 1, got '$TOKENS'"
   [[ $TOKEN_DELAY_MS =~ ^[1-9][0-9]*$ ]] || die "--token-delay-ms wants a number >= 1, got '$TOKEN_DELAY_MS'"
   [[ $PACED_CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "--paced-connections wants a number >= 1, got '$PACED_CONNECTIONS'"
+  [[ $BENCH_DURATION =~ ^[1-9][0-9]*$ ]] || die "--bench-duration wants whole seconds >= 1, got '$BENCH_DURATION'"
+  [[ $TTFT_STREAMS =~ ^[1-9][0-9]*$ ]] || die "--ttft-streams wants a number >= 1, got '$TTFT_STREAMS'"
+  [[ $MEMORY_STREAMS =~ ^[1-9][0-9]*$ ]] || die "--memory-streams wants a number >= 1, got '$MEMORY_STREAMS'"
+  if [[ -n $POLICIES ]]; then
+    [[ -r $POLICIES ]] || die "--policies: cannot read '$POLICIES'"
+    POLICIES=$(cd "$(dirname "$POLICIES")" && pwd)/$(basename "$POLICIES")
+  fi
   # wrk's --timeout bounds a whole response; a paced one takes at least TOKENS x TOKEN_DELAY_MS.
   # Four times that plus 10 s leaves room for a loaded machine without hiding a stuck stream.
   PACED_TIMEOUT=$(( (4 * TOKENS * TOKEN_DELAY_MS + 999) / 1000 + 10 ))
@@ -90,14 +126,17 @@ check_tools() {
   command -v wrk >/dev/null || missing+=(wrk)
   [[ -x $NGINX_BIN ]] || command -v nginx >/dev/null || missing+=(nginx)
   command -v curl >/dev/null || missing+=(curl)
+  [[ -x $HAPROXY_BIN ]] || command -v haproxy >/dev/null || missing+=(haproxy)
   if [[ ${#missing[@]} -gt 0 ]]; then
     echo "compare.sh needs: ${missing[*]}" >&2
     echo "install them with: apt-get install -y ${missing[*]}" >&2
     exit 1
   fi
   [[ -x $NGINX_BIN ]] || NGINX_BIN=$(command -v nginx)
+  [[ -x $HAPROXY_BIN ]] || HAPROXY_BIN=$(command -v haproxy)
   [[ -x $CORRAL_BIN ]] || die "no corral binary at $CORRAL_BIN (build: ninja -C build corral)"
   [[ -x $FAKE_BIN ]] || die "no fake-ollama binary at $FAKE_BIN (build: ninja -C build fake-ollama)"
+  [[ -x $BENCH_BIN ]] || die "no corral-bench binary at $BENCH_BIN (build: ninja -C build corral-bench)"
   CLK_TCK=$(getconf CLK_TCK)
 }
 
@@ -216,26 +255,50 @@ start_nginx() {
   die "nginx could not bind a port after 5 attempts"
 }
 
-start_corral() {
-  local cfg=$WORK/corral.yaml log=$WORK/corral.log attempt
+start_haproxy() {
+  local dir=$WORK/haproxy attempt
+  mkdir -p "$dir"
   for attempt in 1 2 3 4 5; do
-    CORRAL_PORT=$(free_port)
+    HAPROXY_PORT=$(free_port)
+    sed -e "s|@LISTEN_PORT@|$HAPROXY_PORT|" -e "s|@UPSTREAM_PORT@|$FAKE_PORT|" \
+        "$HAPROXY_TEMPLATE" >"$dir/haproxy.cfg"
+    # -db: foreground, no daemon; one process, whose thread count the config sets to 1.
+    (cd "$dir" && exec "$HAPROXY_BIN" -db -f "$dir/haproxy.cfg") >"$dir/haproxy.log" 2>&1 &
+    HAPROXY_PID=$!
+    PIDS+=("$HAPROXY_PID")
+    if wait_ready haproxy "$HAPROXY_PID" "http://127.0.0.1:$HAPROXY_PORT/api/version" "$dir/haproxy.log"; then
+      info "haproxy pid $HAPROXY_PID on port $HAPROXY_PORT (nbthread 1, http-reuse always)"
+      return
+    fi
+    grep -qi "address already in use\|cannot bind" "$dir/haproxy.log" || { cat "$dir/haproxy.log" >&2; die "haproxy exited"; }
+  done
+  die "haproxy could not bind a port after 5 attempts"
+}
+
+# start_corral NAME [EXTRA_YAML]: a corral on one worker thread over the fake; EXTRA_YAML is
+# appended verbatim to its config (the policies: block of the corral+policies path).
+# Sets STARTED_PORT and STARTED_PID.
+start_corral() {
+  local name=$1 extra=${2:-} cfg=$WORK/$1.yaml log=$WORK/$1.log attempt
+  for attempt in 1 2 3 4 5; do
+    STARTED_PORT=$(free_port)
     cat >"$cfg" <<EOF
 # Written by bench/compare.sh: one worker thread, no access log, the fake as the only backend.
-server: {host: 127.0.0.1, port: $CORRAL_PORT, threads: 1}
+server: {host: 127.0.0.1, port: $STARTED_PORT, threads: 1}
 ollama: {base_url: "http://127.0.0.1:$FAKE_PORT"}
 log: {access_log: false}
 EOF
+    [[ -z $extra ]] || cat "$extra" >>"$cfg"
     "$CORRAL_BIN" --config "$cfg" >"$log" 2>&1 &
-    CORRAL_PID=$!
-    PIDS+=("$CORRAL_PID")
-    if wait_ready corral "$CORRAL_PID" "http://127.0.0.1:$CORRAL_PORT/api/version" "$log"; then
-      info "corral pid $CORRAL_PID on port $CORRAL_PORT (threads: 1, access_log: false)"
+    STARTED_PID=$!
+    PIDS+=("$STARTED_PID")
+    if wait_ready "$name" "$STARTED_PID" "http://127.0.0.1:$STARTED_PORT/api/version" "$log"; then
+      info "$name pid $STARTED_PID on port $STARTED_PORT (threads: 1, access_log: false${extra:+, plus $extra})"
       return
     fi
-    grep -qi "in use" "$log" || { cat "$log" >&2; die "corral exited"; }
+    grep -qi "in use" "$log" || { cat "$log" >&2; die "$name exited"; }
   done
-  die "corral could not bind a port after 5 attempts"
+  die "$name could not bind a port after 5 attempts"
 }
 
 # --- checks and measurements -------------------------------------------------------------------
@@ -248,6 +311,7 @@ stream_curl() {
   local name=$1 base=$2 delay=$3 label=$4 out=$WORK/stream-$1-$4 code rc=0
   local hdrs=(-H 'Content-Type: application/json' -H "X-Fake-Tokens: $TOKENS")
   [[ $delay == 0 ]] || hdrs+=(-H "X-Fake-Token-Delay-Ms: $delay")
+  [[ -z $API_KEY ]] || hdrs+=(-H "Authorization: Bearer $API_KEY")
   code=$(curl -s -i --raw --max-time "$PACED_TIMEOUT" -o "$out.raw" -w '%{http_code}' -X POST \
     "${hdrs[@]}" --data '{"model":"llama2","prompt":"Why is the sky blue?","stream":true}' \
     "$base/api/generate") || rc=$?
@@ -313,7 +377,7 @@ run_wrk() {
   local name=$1 base=$2 mode=$3; shift 3
   local pids=("$@") log=$WORK/wrk-$name-$mode.txt
   local conns=$CONNECTIONS timeout=10
-  export BENCH_STREAM=true BENCH_TOKENS=$TOKENS BENCH_TOKEN_DELAY_MS="" BENCH_STAGGER_MS=""
+  export BENCH_STREAM=true BENCH_TOKENS=$TOKENS BENCH_TOKEN_DELAY_MS="" BENCH_STAGGER_MS="" BENCH_API_KEY=$API_KEY
   export BENCH_CONNECTIONS=""
   case $mode in
     plain) BENCH_STREAM=false BENCH_TOKENS="" ;;
@@ -378,6 +442,64 @@ run_wrk() {
   info "$name $mode: $requests responses in ${R_SECS}s; CPU ticks: proxy $R_PROXY_TICKS, fake $R_FAKE_TICKS"
 }
 
+# bench_field FILE OBJECT FIELD: FIELD of the first "OBJECT":{...} in corral-bench's one-line JSON
+# (OBJECT "" for the first FIELD anywhere). No JSON tool needed: corral-bench writes flat objects.
+bench_field() {
+  local text
+  text=$(<"$1")
+  [[ -z $2 ]] || text=$(grep -o "\"$2\":{[^{}]*}" <<<"$text" | head -n 1)
+  grep -o "\"$3\":[-0-9.eE+]*" <<<"$text" | head -n 1 | cut -d: -f2
+}
+
+# Sum of a /proc/<pid>/status field (VmRSS, VmHWM; kB) over the given pids.
+mem_kb() {
+  local field=$1 total=0 pid v; shift
+  for pid in "$@"; do
+    v=$(awk -v f="$field:" '$1 == f { print $2 }' "/proc/$pid/status") || die "process $pid is gone (crashed?)"
+    total=$((total + v))
+  done
+  echo "$total"
+}
+
+# run_bench NAME BASE_URL MODE [PROXY_PID...] with corral-bench, MODE one of
+#   ttft    --ttft-streams streams at once, paced like the wrk paced run: time to first token;
+#   memory  --memory-streams slow streams at once (lines MEMORY_TOKEN_DELAY_MS apart): the
+#           proxy's RSS halfway through (B_RSS_KB) and its peak since it started (B_HWM_KB).
+# Sets B_TTFT_P50 B_TTFT_P99 (ms) B_RPS B_TPS. Fails unless every request succeeded.
+run_bench() {
+  local name=$1 base=$2 mode=$3; shift 3
+  local pids=("$@") json=$WORK/bench-$name-$mode.json log=$WORK/bench-$name-$mode.log
+  local streams delay probe=""
+  case $mode in
+    ttft) streams=$TTFT_STREAMS delay=$TOKEN_DELAY_MS ;;
+    memory) streams=$MEMORY_STREAMS delay=$MEMORY_TOKEN_DELAY_MS ;;
+    *) die "run_bench: unknown mode $mode" ;;
+  esac
+  B_RSS_KB="" B_HWM_KB=""
+  if [[ $mode == memory && ${#pids[@]} -gt 0 ]]; then
+    { sleep "$(calc "$BENCH_DURATION / 2" 1)"; mem_kb VmRSS "${pids[@]}" >"$WORK/rss-$name"; } &
+    probe=$!
+  fi
+  "$BENCH_BIN" --url "$base" --concurrency "$streams" --duration "${BENCH_DURATION}s" \
+    --header "X-Fake-Tokens: $TOKENS" --header "X-Fake-Token-Delay-Ms: $delay" ${API_KEY:+--api-key "$API_KEY"} \
+    --timeout "$PACED_TIMEOUT" --json "$json" >"$log" 2>&1 || { cat "$log" >&2; die "corral-bench failed on $name ($mode)"; }
+  if [[ -n $probe ]]; then
+    wait "$probe" || die "$name: could not read its memory"
+    B_RSS_KB=$(<"$WORK/rss-$name")
+    # The kernel updates VmHWM lazily, so it can trail an RSS read earlier: keep the larger.
+    B_HWM_KB=$(mem_kb VmHWM "${pids[@]}")
+    ((B_HWM_KB >= B_RSS_KB)) || B_HWM_KB=$B_RSS_KB
+  fi
+  local sent ok
+  sent=$(bench_field "$json" "" requests); ok=$(bench_field "$json" "" ok)
+  [[ $sent == "$ok" && $ok -gt 0 ]] || { cat "$log" >&2; die "$name ($mode): corral-bench sent $sent, $ok succeeded"; }
+  B_TTFT_P50=$(bench_field "$json" ttft p50)
+  B_TTFT_P99=$(bench_field "$json" ttft p99)
+  B_RPS=$(bench_field "$json" "" requests_per_s)
+  B_TPS=$(bench_field "$json" "" output_tokens_per_s)
+  info "$name $mode: $ok streams, TTFT p50 $(calc "$B_TTFT_P50" 2) ms${B_HWM_KB:+, RSS $B_RSS_KB kB, peak $B_HWM_KB kB}"
+}
+
 # Which corral was measured: the tree's commit (with "+dirty" for local changes) and when the
 # binary was built, since it may be rebuilt between runs.
 binary_info() {
@@ -389,6 +511,12 @@ binary_info() {
 
 # Floating-point helper: calc 'expression' with awk.
 calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
+
+# ratio A B: A / B with two decimals and a ×, or – when either is missing or B is not > 0.
+ratio() {
+  [[ -n ${1:-} && -n ${2:-} ]] || { echo "–"; return; }
+  awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "–" }'
+}
 
 # --- main --------------------------------------------------------------------------------------
 
@@ -402,16 +530,31 @@ main() {
   LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
   start_fake
   start_nginx
-  start_corral
+  start_haproxy
+  start_corral corral
+  CORRAL_PORT=$STARTED_PORT CORRAL_PID=$STARTED_PID
 
-  local names=(direct nginx corral)
+  local names=(direct nginx haproxy corral)
   declare -A URL PIDLIST
   URL[direct]=http://127.0.0.1:$FAKE_PORT
   URL[nginx]=http://127.0.0.1:$NGINX_PORT
+  URL[haproxy]=http://127.0.0.1:$HAPROXY_PORT
   URL[corral]=http://127.0.0.1:$CORRAL_PORT
   PIDLIST[direct]=""                    # no proxy: the fake's own CPU is the baseline
   PIDLIST[nginx]="${NGINX_PIDS[*]}"
+  PIDLIST[haproxy]=$HAPROXY_PID
   PIDLIST[corral]=$CORRAL_PID
+  if [[ -n $POLICIES ]]; then
+    start_corral corral+policies "$POLICIES"
+    names+=(corral+policies)
+    URL[corral+policies]=http://127.0.0.1:$STARTED_PORT
+    PIDLIST[corral+policies]=$STARTED_PID
+  fi
+  local proxies=("${names[@]:1}")
+
+  # Memory before any load: what each proxy holds idle.
+  declare -A IDLE_RSS
+  for n in "${proxies[@]}"; do IDLE_RSS[$n]=$(mem_kb VmRSS ${PIDLIST[$n]}); done
 
   local n http_chunks_note=""
   declare -A IDLE_PHC LOAD_PHC          # HTTP chunks per paced response: idle, under load
@@ -428,6 +571,7 @@ main() {
   # measures the fake alone; its "proxy" CPU column is then empty.
   declare -A RPS P50 P99 CPU_REQ UTIL FAKE_REQ CPS CPU_CHUNK SUTIL FAKE_CHUNK SP50 SP99
   declare -A PCPS PP50 PP99 PCPU_CHUNK PUTIL PFAKE_CHUNK PFAKE_UTIL PRESP
+  declare -A TTFT50 TTFT99 TTFT_OVER MEM_RSS MEM_HWM
   local ms_per_tick total_chunks proxy
   ms_per_tick=$(calc "1000 / $CLK_TCK" 6)
   for n in "${names[@]}"; do
@@ -468,15 +612,17 @@ main() {
       PCPU_CHUNK[$n]=$(calc "$proxy * $ms_per_tick * 1000 / $total_chunks" 2)
       PUTIL[$n]=$(calc "100 * $proxy / $CLK_TCK / $R_SECS" 0)
     fi
+
+    run_bench "$n" "${URL[$n]}" ttft ${PIDLIST[$n]}
+    TTFT50[$n]=$(calc "$B_TTFT_P50" 2); TTFT99[$n]=$(calc "$B_TTFT_P99" 2)
+    TTFT_OVER[$n]=$(calc "($B_TTFT_P50 - ${TTFT50[direct]}) * 1000" 0)   # µs over direct
+    run_bench "$n" "${URL[$n]}" memory ${PIDLIST[$n]}
+    if [[ $n != direct ]]; then
+      MEM_RSS[$n]=$(calc "$B_RSS_KB / 1024" 1); MEM_HWM[$n]=$(calc "$B_HWM_KB / 1024" 1)
+    fi
   done
 
-  local ratio_req ratio_chunk ratio_paced verdict_req verdict_chunk verdict_paced
-  ratio_req=$(calc "${CPU_REQ[corral]} / ${CPU_REQ[nginx]}" 2)
-  ratio_chunk=$(calc "${CPU_CHUNK[corral]} / ${CPU_CHUNK[nginx]}" 2)
-  ratio_paced=$(calc "${PCPU_CHUNK[corral]} / ${PCPU_CHUNK[nginx]}" 2)
-  verdict() { awk -v r="$1" 'BEGIN { print (r <= 1.5 ? "meets the goal (<= 1.5x)" : "misses the goal (<= 1.5x)") }'; }
-  verdict_req=$(verdict "$ratio_req"); verdict_chunk=$(verdict "$ratio_chunk")
-  verdict_paced=$(verdict "$ratio_paced")
+  verdict() { awk -v r="${1%×}" 'BEGIN { print (r != "–" && r <= 1.5 ? "meets the goal (<= 1.5x)" : "misses the goal (<= 1.5x)") }'; }
   # The most a paced run can reach: every stream busy all the time, each answer taking exactly
   # TOKENS x TOKEN_DELAY_MS (the first line is not delayed).
   local paced_limit
@@ -484,11 +630,13 @@ main() {
 
   local report=$WORK/report.md
   {
-    echo "## corral vs nginx vs direct ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r))"
+    echo "## corral vs nginx vs haproxy vs direct ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r))"
     echo
     echo "wrk -t1 -c$CONNECTIONS (paced: -c$PACED_CONNECTIONS --timeout ${PACED_TIMEOUT}s), ${DURATION}s per run after ${WARMUP}s warm-up; fake-ollama --threads $FAKE_THREADS;"
+    echo "corral-bench runs of ${BENCH_DURATION}s: $TTFT_STREAMS paced streams (TTFT), $MEMORY_STREAMS streams with lines ${MEMORY_TOKEN_DELAY_MS} ms apart (memory);"
     echo "nginx $("$NGINX_BIN" -v 2>&1 | sed 's|.*/||'): 1 worker, proxy_buffering off, upstream keepalive 64, access_log off;"
-    echo "corral $(binary_info "$CORRAL_BIN"): threads 1, access_log off."
+    echo "haproxy $("$HAPROXY_BIN" -v | sed -n '1s/^HAProxy version \([^ ]*\).*/\1/p'): nbthread 1, http-reuse always, pool-max-conn 64, no log;"
+    echo "corral $(binary_info "$CORRAL_BIN"): threads 1, access_log off${POLICIES:+; corral+policies: the same plus $(basename "$POLICIES")}."
     echo "CPU = utime+stime of the proxy (nginx: master+worker) during the run."
     echo "Load average before the run: $LOAD_AT_START (a busy machine skews every number)."
     echo
@@ -500,7 +648,7 @@ main() {
       echo "| $n | ${RPS[$n]} | ${P50[$n]} | ${P99[$n]} | ${CPU_REQ[$n]:-–} | ${UTIL[$n]:-–} | ${FAKE_REQ[$n]} |"
     done
     echo
-    echo "### Streaming, unpaced (nginx may merge lines): stream:true, $TOKENS tokens = $chunks chunks per response, no delay"
+    echo "### Streaming, unpaced (proxies may merge lines): stream:true, $TOKENS tokens = $chunks chunks per response, no delay"
     echo
     echo "| path | chunks/s | p50 ms | p99 ms | proxy CPU µs/chunk | proxy CPU % | fake CPU µs/chunk |"
     echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -523,20 +671,60 @@ main() {
     echo "streams ran at the fake's pace. HTTP chunks/response: $chunks = every line forwarded on its own (idle: one curl"
     echo "before the runs; under load: one curl halfway through this path's paced run)."
     echo "Paced chunks are counted from the bytes wrk read (bytes / bytes of one answer x $chunks), so the lines of"
-    echo "answers cut off when wrk stops count too; finished answers per path: direct ${PRESP[direct]}, nginx ${PRESP[nginx]}, corral ${PRESP[corral]}."
+    local finished=""
+    for n in "${names[@]}"; do finished+="${finished:+, }$n ${PRESP[$n]}"; done
+    echo "answers cut off when wrk stops count too; finished answers per path: $finished."
     echo
-    echo "### corral / nginx"
+    echo "### Time to first token and memory (corral-bench)"
     echo
-    echo "| metric | corral | nginx | ratio | |"
-    echo "| --- | ---: | ---: | ---: | --- |"
-    echo "| CPU per request (µs) | ${CPU_REQ[corral]} | ${CPU_REQ[nginx]} | ${ratio_req}× | $verdict_req |"
-    echo "| CPU per chunk (µs), unpaced: nginx may merge lines | ${CPU_CHUNK[corral]} | ${CPU_CHUNK[nginx]} | ${ratio_chunk}× | $verdict_chunk |"
-    echo "| CPU per chunk (µs), paced ${TOKEN_DELAY_MS} ms | ${PCPU_CHUNK[corral]} | ${PCPU_CHUNK[nginx]} | ${ratio_paced}× | $verdict_paced |"
-    echo "| req/s | ${RPS[corral]} | ${RPS[nginx]} | $(calc "${RPS[corral]} / ${RPS[nginx]}" 2)× | |"
-    echo "| chunks/s, unpaced: nginx may merge lines | ${CPS[corral]} | ${CPS[nginx]} | $(calc "${CPS[corral]} / ${CPS[nginx]}" 2)× | |"
-    echo "| chunks/s, paced ${TOKEN_DELAY_MS} ms | ${PCPS[corral]} | ${PCPS[nginx]} | $(calc "${PCPS[corral]} / ${PCPS[nginx]}" 2)× | |"
+    echo "| path | TTFT p50 ms | TTFT p99 ms | p50 over direct µs | RSS idle MiB | RSS with $MEMORY_STREAMS streams MiB | peak RSS (VmHWM) MiB |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    for n in "${names[@]}"; do
+      local idle="–"
+      [[ -z ${IDLE_RSS[$n]:-} ]] || idle=$(calc "${IDLE_RSS[$n]} / 1024" 1)
+      echo "| $n | ${TTFT50[$n]} | ${TTFT99[$n]} | $([[ $n == direct ]] && echo – || echo "${TTFT_OVER[$n]}") | $idle | ${MEM_RSS[$n]:-–} | ${MEM_HWM[$n]:-–} |"
+    done
     echo
-    echo "Every response was a 200 answered by the fake (wrk errors and non-2xx: 0 on every run)."
+    echo "TTFT: $TTFT_STREAMS streams at once, $TOKENS tokens ${TOKEN_DELAY_MS} ms apart, from sending the request to the first"
+    echo "token's line. Peak RSS is the most the process held since it started, all runs included."
+    echo
+    echo "### Against nginx (path / nginx; lower is better for CPU, TTFT overhead and memory)"
+    echo
+    local header="| metric | nginx" sep="| --- | ---:" p
+    for p in "${proxies[@]}"; do [[ $p == nginx ]] || { header+=" | $p | $p / nginx"; sep+=" | ---: | ---:"; }; done
+    echo "$header | corral goal |"
+    echo "$sep | --- |"
+    row() {   # row LABEL ARRAY-NAME [goal]
+      local -n values=$2
+      local line="| $1 | ${values[nginx]:-–}" r=""
+      for p in "${proxies[@]}"; do
+        [[ $p == nginx ]] && continue
+        line+=" | ${values[$p]:-–} | $(ratio "${values[$p]:-}" "${values[nginx]:-}")"
+      done
+      [[ -z ${3:-} ]] || r=$(verdict "$(ratio "${values[corral]:-}" "${values[nginx]:-}")")
+      echo "$line | $r |"
+    }
+    row "CPU per request (µs)" CPU_REQ goal
+    row "CPU per chunk (µs), unpaced: proxies may merge lines" CPU_CHUNK goal
+    row "CPU per chunk (µs), paced ${TOKEN_DELAY_MS} ms" PCPU_CHUNK goal
+    row "req/s" RPS
+    row "chunks/s, unpaced" CPS
+    row "chunks/s, paced ${TOKEN_DELAY_MS} ms" PCPS
+    row "TTFT p50 overhead over direct (µs)" TTFT_OVER
+    row "peak RSS (MiB), $MEMORY_STREAMS streams" MEM_HWM
+    if [[ -n $POLICIES ]]; then
+      echo
+      echo "### corral+policies / corral ($(basename "$POLICIES"))"
+      echo
+      echo "| metric | corral | corral+policies | ratio |"
+      echo "| --- | ---: | ---: | ---: |"
+      echo "| CPU per request (µs) | ${CPU_REQ[corral]} | ${CPU_REQ[corral+policies]} | $(ratio "${CPU_REQ[corral+policies]}" "${CPU_REQ[corral]}") |"
+      echo "| CPU per chunk (µs), unpaced | ${CPU_CHUNK[corral]} | ${CPU_CHUNK[corral+policies]} | $(ratio "${CPU_CHUNK[corral+policies]}" "${CPU_CHUNK[corral]}") |"
+      echo "| CPU per chunk (µs), paced ${TOKEN_DELAY_MS} ms | ${PCPU_CHUNK[corral]} | ${PCPU_CHUNK[corral+policies]} | $(ratio "${PCPU_CHUNK[corral+policies]}" "${PCPU_CHUNK[corral]}") |"
+      echo "| TTFT p50 (ms) | ${TTFT50[corral]} | ${TTFT50[corral+policies]} | $(ratio "${TTFT50[corral+policies]}" "${TTFT50[corral]}") |"
+    fi
+    echo
+    echo "Every response was a 200 answered by the fake (wrk errors and non-2xx: 0 on every run; corral-bench: every request succeeded)."
     echo "On a machine with few cores wrk, the fake and the proxy share them: compare CPU per request, not only req/s."
   } >"$report"
 

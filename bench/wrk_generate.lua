@@ -5,6 +5,7 @@
 --   BENCH_TOKENS  tokens per answer, sent as X-Fake-Tokens (default: the fake's --tokens)
 --   BENCH_TOKEN_DELAY_MS  milliseconds between streamed lines, sent as X-Fake-Token-Delay-Ms
 --                 (default: none, the fake's --token-delay-ms, which compare.sh leaves at 0)
+--   BENCH_API_KEY  sent as "Authorization: Bearer <key>" when set (the policies path's auth)
 --   BENCH_STAGGER_MS, BENCH_CONNECTIONS  with both set, the first requests of the connections
 --                 start spread evenly over BENCH_STAGGER_MS (see delay() below)
 --
@@ -28,6 +29,10 @@ if tokens and tokens ~= "" then
 end
 if token_delay_ms and token_delay_ms ~= "" then
   wrk.headers["X-Fake-Token-Delay-Ms"] = token_delay_ms
+end
+local api_key = os.getenv("BENCH_API_KEY")
+if api_key and api_key ~= "" then
+  wrk.headers["Authorization"] = "Bearer " .. api_key
 end
 
 -- Paced streams: wrk opens every connection at once, so without this all streams would run in
