@@ -205,7 +205,7 @@ wait_ready() {
   local name=$1 pid=$2 url=$3 log=$4 code
   for _ in $(seq 100); do
     kill -0 "$pid" 2>/dev/null || return 1
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 ${API_KEY:+-H "Authorization: Bearer $API_KEY"} "$url" || true)
     [[ $code == 200 ]] && return 0
     sleep 0.1
   done
@@ -344,7 +344,7 @@ stream_parse() {
 # chunks/s. The HTTP chunks curl sees are kept too, unpaced and paced (IDLE_PACED_HTTP_CHUNKS).
 check_path() {
   local name=$1 base=$2 out=$WORK/check-$1 code
-  code=$(curl -s -o "$out.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+  code=$(curl -s -o "$out.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' ${API_KEY:+-H "Authorization: Bearer $API_KEY"} \
     --data '{"model":"llama2","prompt":"Why is the sky blue?","stream":false}' "$base/api/generate") || true
   [[ $code == 200 ]] || die "$name: non-streaming check got HTTP $code: $(head -c 300 "$out.json")"
   grep -q '"done":true' "$out.json" || die "$name: non-streaming answer is not a finished generation"
