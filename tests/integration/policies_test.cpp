@@ -5,6 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -303,6 +309,62 @@ TEST_F(policies_test, sighup_rebuilds_the_chain_and_refuses_changes_that_need_a_
   gw->proc->kill(SIGHUP);
   auto refused = gw->proc->wait_for_line("'server' section changed");
   EXPECT_FALSE(refused.empty());
+}
+
+// This machine's first non-loopback IPv4 address, "" when it has none.
+std::string outside_address() {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return {};
+  std::string found;
+  for (auto* i = list; i && found.empty(); i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+    auto addr = reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr;
+    char text[INET_ADDRSTRLEN];
+    ::inet_ntop(AF_INET, &addr, text, sizeof text);
+    if (!std::string_view(text).starts_with("127.")) found = text;
+  }
+  ::freeifaddrs(list);
+  return found;
+}
+
+// One request to `ip:port`; returns the status line.
+std::string status_line_from(const std::string& ip, unsigned short port, const std::string& request_text) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  ::inet_pton(AF_INET, ip.c_str(), &to.sin_addr);
+  std::string got;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0 &&
+      ::send(fd, request_text.data(), request_text.size(), 0) == static_cast<ssize_t>(request_text.size())) {
+    char buf[512];
+    while (got.find("\r\n") == std::string::npos) {
+      auto n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  return got.substr(0, got.find("\r\n"));
+}
+
+TEST(policy_loopback_rule, without_keys_fleet_changes_come_from_loopback_only) {
+  auto ip = outside_address();
+  if (ip.empty()) GTEST_SKIP() << "no non-loopback address to test from";
+  fake_ollama a(std::vector<std::string>{"--models", "llama2"});
+  corral_process gw(std::vector<std::string>{a.url()}, "", "", {{"HOST", "0.0.0.0"}});
+  auto pull = [](const std::string& body) {
+    return "POST /api/pull HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  };
+  const std::string body = R"({"model":"llama2","stream":false})";
+  EXPECT_NE(status_line_from(ip, gw.port, pull(body)).find(" 403 "), std::string::npos) << "from " << ip;
+  EXPECT_NE(status_line_from("127.0.0.1", gw.port, pull(body)).find(" 200 "), std::string::npos);
+  // Inference stays open to everyone.
+  const std::string gen = R"({"model":"llama2","prompt":"hi","stream":false})";
+  auto generate = "POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(gen.size()) +
+                  "\r\nConnection: close\r\n\r\n" + gen;
+  EXPECT_NE(status_line_from(ip, gw.port, generate).find(" 200 "), std::string::npos);
 }
 
 int run(const std::string& command) {
