@@ -159,8 +159,11 @@ net::awaitable<void> exchange(shared_run& run, thread_state& ts, connection& c, 
     if (hec) {
       c.stream.close();
       c.open = false;
-      // A kept-alive connection the server closed while idle: send again on a new one.
-      if (reused && attempt == 0 && hec != beast::error::timeout) continue;
+      // A kept-alive connection the server closed while idle (nothing of an answer came back):
+      // send again on a new one. Any other failure is the server's, and counted.
+      bool stale = hec == net::error::eof || hec == http::error::end_of_stream || hec == net::error::connection_reset ||
+                   hec == net::error::broken_pipe;
+      if (reused && attempt == 0 && stale && !parser.got_some()) continue;
       sample.error = io_error_kind(hec);
       break;
     }
@@ -168,7 +171,7 @@ net::awaitable<void> exchange(shared_run& run, thread_state& ts, connection& c, 
     sample.status = head.result_int();
     a.sse = head[http::field::content_type].starts_with("text/event-stream");
     a.streamed = a.sse || head[http::field::content_type].starts_with("application/x-ndjson");
-    bool timed = a.streamed && sample.status < 400;
+    bool timed = a.streamed && sample.status >= 200 && sample.status < 300;
     c.pending.clear();
     boost::system::error_code bec;
     while (!parser.is_done()) {
@@ -187,8 +190,8 @@ net::awaitable<void> exchange(shared_run& run, thread_state& ts, connection& c, 
     auto now = clock_type::now();
     if (bec) {
       sample.error = io_error_kind(bec);
-    } else if (sample.status >= 400) {
-      sample.error = error_kind::status;
+    } else if (sample.status < 200 || sample.status >= 300) {
+      sample.error = error_kind::status;  // a redirect or an error is not an answer
     } else if (timed) {
       c.pending.push_back('\n');  // a last line without its newline still counts
       take_lines(ts, a, c.pending, now);
@@ -319,7 +322,10 @@ point_samples run_load(const bench_options& o, const base_url& url, const std::v
     out.requests.insert(out.requests.end(), s->samples.begin(), s->samples.end());
     out.inter_token.insert(out.inter_token.end(), s->inter_token.begin(), s->inter_token.end());
   }
-  for (const auto& r : out.requests) out.wall = std::max(out.wall, r.end);
+  // Rates are over the time the successful answers took: a request that failed or timed out
+  // late must not stretch the window (and so shrink every rate).
+  for (const auto& r : out.requests)
+    if (r.error == error_kind::none) out.wall = std::max(out.wall, r.end);
   return out;
 }
 

@@ -42,7 +42,7 @@ struct request_sample {
 
 struct point_samples {
   load_point point;
-  double wall = 0;  // seconds from the start to the last answer's end
+  double wall = 0;  // seconds from the start to the last successful answer's end
   std::vector<request_sample> requests;
   std::vector<double> inter_token;  // gaps between consecutive output pieces, all answers
 };
