@@ -131,11 +131,13 @@ std::vector<std::string> build_requests(const bench_options& o, const base_url& 
   std::vector<prompt> prompts = o.prompts_file.empty() ? generate_prompts(o.prompt_words, 64, o.seed)
                                                        : load_prompts(o.prompts_file);
   std::vector<std::string> out;
-  // P × M texts, so request i takes prompt i % P with model i % M and the cycle wraps cleanly.
-  const std::size_t n = prompts.size() * o.models.size();
+  // P × M texts: text i pairs model i % M with prompt (i / M) % P, so every prompt goes to every
+  // model (i % P would tie each prompt to one model whenever M divides P).
+  const std::size_t m = o.models.size();
+  const std::size_t n = prompts.size() * m;
   out.reserve(n);
   for (std::size_t i = 0; i < n; ++i)
-    out.push_back(http_request(o, url, request_body(o, o.models[i % o.models.size()], prompts[i % prompts.size()])));
+    out.push_back(http_request(o, url, request_body(o, o.models[i % m], prompts[(i / m) % prompts.size()])));
   return out;
 }
 
