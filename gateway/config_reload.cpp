@@ -1,5 +1,7 @@
 #include "gateway/config_reload.hpp"
 
+#include "gateway/route_table.hpp"
+
 namespace corral {
 
 std::string apply_reload(gateway_state& state, const config& next) {
@@ -13,7 +15,7 @@ std::string apply_reload(gateway_state& state, const config& next) {
     return std::string("the '") + fixed + "' section changed, and it cannot change while corral runs; restart to apply it "
                                            "(only 'policies' is reloaded live)";
   try {
-    state.set_chain(policy_chain::build(next.policies, &state.decisions()));
+    state.set_chain(policy_chain::build(next.policies, &state.decisions(), is_route_label));
   } catch (const config_error& e) {
     return e.what();
   }

@@ -1,5 +1,7 @@
 #include "gateway/gateway_state.hpp"
 
+#include "gateway/route_table.hpp"
+
 #include <stdexcept>
 
 namespace corral {
@@ -11,7 +13,7 @@ gateway_state::gateway_state(std::shared_ptr<const config> cfg, std::size_t work
   int i = 0;
   for (const auto& b : cfg->ollama.backends) backends_.push_back(std::make_unique<backend>(b, i++, cfg->upstream));
   catalog_ = std::make_shared<const model_catalog>(std::vector<backend_models>(backends_.size()));
-  chain_ = policy_chain::build(cfg->policies, &decisions_);
+  chain_ = policy_chain::build(cfg->policies, &decisions_, is_route_label);
 }
 
 void gateway_state::set_chain(std::shared_ptr<const policy_chain> chain) {

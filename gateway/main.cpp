@@ -2,6 +2,7 @@
 #include "gateway/core/config.hpp"
 #include "gateway/fake_backends.hpp"
 #include "gateway/log.hpp"
+#include "gateway/route_table.hpp"
 #include "gateway/server.hpp"
 #include "policies/key_hash.hpp"
 #include "policies/policy_chain.hpp"
@@ -112,7 +113,7 @@ int main(int argc, char** argv) {
   corral::config cfg;
   try {
     cfg = read_config(config_path, "");
-    corral::policy_chain::build(cfg.policies, nullptr);  // every policy's options checked now
+    corral::policy_chain::build(cfg.policies, nullptr, corral::is_route_label);  // every policy's options checked now
   } catch (const corral::config_error& e) {
     std::cerr << "corral: invalid configuration: " << e.what() << "\n";
     return 1;

@@ -102,6 +102,12 @@ route_class class_of(const route_match& m) {
   return route_class::other;
 }
 
+bool is_route_label(std::string_view label) {
+  for (const auto& e : exact_routes)
+    if (e.path == label) return true;
+  return label == "/v1/models/{model}" || label == "/api/blobs/{digest}" || label == "/api/experimental";
+}
+
 std::string_view path_of(std::string_view target) {
   auto q = target.find('?');
   return q == std::string_view::npos ? target : target.substr(0, q);

@@ -41,6 +41,9 @@ route_match match_route(std::string_view method, std::string_view path);
 // What the route does, for policies (who may call it, which policies apply).
 route_class class_of(const route_match& m);
 
+// True when `label` is a route's label (what match_route returns, e.g. "/api/chat").
+bool is_route_label(std::string_view label);
+
 // Splits "path?query" → path.
 std::string_view path_of(std::string_view target);
 

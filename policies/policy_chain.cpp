@@ -42,7 +42,8 @@ bool policy_chain::entry::applies(const request_context& ctx) const noexcept {
   return false;
 }
 
-std::shared_ptr<const policy_chain> policy_chain::build(const std::vector<policy_spec>& specs, policy_counters* counters) {
+std::shared_ptr<const policy_chain> policy_chain::build(const std::vector<policy_spec>& specs, policy_counters* counters,
+                                                       bool (*known_route)(std::string_view)) {
   auto chain = std::make_shared<policy_chain>();
   if (specs.size() > 64) throw config_error(specs[64].where + ": at most 64 policies");
   for (std::size_t i = 0; i < specs.size(); ++i) {
@@ -66,6 +67,8 @@ std::shared_ptr<const policy_chain> policy_chain::build(const std::vector<policy
         continue;
       }
       if (r.starts_with("/")) {
+        if (known_route && !known_route(r))
+          throw config_error(where + ": routes: no route is called '" + r + "' (routes are named as in /metrics, e.g. /api/chat, /v1/chat/completions, /api/blobs/{digest})");
         e.labels.push_back(r);
         continue;
       }

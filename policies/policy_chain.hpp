@@ -20,8 +20,11 @@ class policy_chain {
  public:
   // Builds the chain. Throws config_error naming the entry ("file:line: policies[2]
   // (output_filter): rules[0].pattern: ...") on an unknown type, a bad option or a bad route.
-  // `counters` may be null (decisions then counted nowhere).
-  static std::shared_ptr<const policy_chain> build(const std::vector<policy_spec>& specs, policy_counters* counters);
+  // `counters` may be null (decisions then counted nowhere). `known_route`, when given, says
+  // whether a path in an entry's `routes:` is a route label the gateway has (a misspelt one
+  // would silently never apply).
+  static std::shared_ptr<const policy_chain> build(const std::vector<policy_spec>& specs, policy_counters* counters,
+                                                   bool (*known_route)(std::string_view) = nullptr);
 
   bool empty() const noexcept { return entries_.empty(); }
   // True when an auth policy with at least one key applies to fleet-changing routes: without

@@ -387,6 +387,12 @@ TEST(policy_config, an_unknown_policy_or_a_bad_rule_stops_start_up_naming_it) {
   EXPECT_EQ(run(std::string(CORRAL_BIN) + " --config " + path), 1);
   EXPECT_NE(last_output().find("policies[0] (output_filter): rules[0].pattern"), std::string::npos) << last_output();
 
+  std::ofstream(path) << "policies:\n  - {type: validation, routes: [/api/chatt]}\n";
+  EXPECT_EQ(run(std::string(CORRAL_BIN) + " --check-config " + path), 1);
+  EXPECT_NE(last_output().find("no route is called '/api/chatt'"), std::string::npos) << last_output();
+  std::ofstream(path) << "policies:\n  - {type: validation, routes: [/api/chat, '/api/blobs/{digest}']}\n";
+  EXPECT_EQ(run(std::string(CORRAL_BIN) + " --check-config " + path), 0) << last_output();
+
   std::ofstream(path) << "policies:\n  - type: auth\n    keys: [{name: k, hash: nothex}]\n";
   EXPECT_EQ(run(std::string(CORRAL_BIN) + " --check-config " + path), 1);
   EXPECT_NE(last_output().find("keys[0].hash"), std::string::npos) << last_output();

@@ -165,5 +165,12 @@ TEST(route_class_test, every_route_has_the_class_policies_expect) {
   EXPECT_EQ(cls("GET", "/nope"), route_class::other);
 }
 
+TEST(route_class_test, route_labels_are_known_by_name) {
+  for (auto l : {"/api/chat", "/v1/chat/completions", "/api/blobs/{digest}", "/v1/models/{model}", "/metrics"})
+    EXPECT_TRUE(is_route_label(l)) << l;
+  EXPECT_FALSE(is_route_label("/api/chatt"));
+  EXPECT_FALSE(is_route_label("/api/blobs/sha256:abc")) << "a path, not a label";
+}
+
 }  // namespace
 }  // namespace corral
