@@ -54,6 +54,18 @@ bool is_hop_by_hop(std::string_view name) {
   return false;
 }
 
+// The backend's response fields as they go to the client: "Name: value\r\n" each, without
+// hop-by-hop fields (and without Content-Type unless asked).
+std::string relayed_headers(const http::response_header<>& res, bool with_content_type) {
+  std::string out;
+  for (const auto& f : res) {
+    auto name = f.name_string();
+    if (is_hop_by_hop(name) || (!with_content_type && beast::iequals(name, "content-type"))) continue;
+    out.append(name).append(": ").append(f.value()).append("\r\n");
+  }
+  return out;
+}
+
 struct in_flight_guard {
   explicit in_flight_guard(backend& b) : b_(b) { b_.begin_request(); }
   ~in_flight_guard() { b_.end_request(); }
@@ -247,38 +259,22 @@ net::awaitable<std::string> relay_body(worker& w, downstream& client, upstream_c
   co_return std::string{};
 }
 
-net::awaitable<std::string> read_whole_body(upstream_connection& c, http::response_parser<http::buffer_body>& p,
-                                            millis timeout) {
-  std::string body;
-  char chunk[4096];
-  while (!p.is_done() && body.size() < 64 * 1024) {
-    p.get().body().data = chunk;
-    p.get().body().size = sizeof chunk;
-    c.stream.expires_after(timeout);
-    auto [ec, n] = co_await http::async_read_some(c.stream, c.buffer, p, net::as_tuple(net::use_awaitable));
-    if (ec == http::error::need_buffer) ec = {};
-    body.append(chunk, sizeof chunk - p.get().body().size);
-    if (ec) break;
-  }
-  co_return body;
-}
-
 struct whole_body {
   std::string body;
   std::string error;       // "" when the body was read to its end
   bool too_large = false;  // the backend is fine; the answer is just too big to filter
 };
 
-// Reads a whole response body for a policy that filters it as one (bounded like a streamed
-// record). Each wait is bounded by ollama.timeout, as in the relay.
-net::awaitable<whole_body> read_filtered_body(upstream_connection& c, http::response_parser<http::buffer_body>& p,
-                                              wait_deadline& wait, relay_state& rs) {
+// Reads a whole response body, up to `limit` bytes (a 503's answer kept for the client; a
+// body a policy filters as one). Each wait is bounded by ollama.timeout, as in the relay.
+net::awaitable<whole_body> read_whole_body(upstream_connection& c, http::response_parser<http::buffer_body>& p,
+                                           wait_deadline& wait, relay_state& rs, std::size_t limit) {
   whole_body out;
   auto& buf = rs.buf;
   buf.grow(relay_buffer_initial, 0);
   while (!p.is_done()) {
-    if (out.body.size() >= relay_buffer_max) {
-      out.error = "the response is over " + std::to_string(relay_buffer_max) + " bytes, too large for the output filter";
+    if (out.body.size() >= limit) {
+      out.error = "the response is over " + std::to_string(limit) + " bytes";
       out.too_large = true;
       co_return out;
     }
@@ -377,7 +373,8 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
       a.result = outcome::retry;
       a.message = "backend " + b.name() + " answered 503";
       a.upstream_type = std::string(res[http::field::content_type]);
-      a.upstream_body = co_await read_whole_body(c, p, cfg->ollama.timeout);
+      auto busy = co_await read_whole_body(c, p, wait, rs, 64 * 1024);
+      a.upstream_body = std::move(busy.body);
       if (p.is_done() && p.keep_alive()) w.pool.release(b.index(), std::move(acquired.conn));
       co_return a;
     }
@@ -390,14 +387,8 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
     client.ctx.backend = b.name();
 
     // The response head, relayed without hop-by-hop fields.
-    std::string headers;
-    std::string_view content_type;
-    for (const auto& f : res) {
-      auto name = f.name_string();
-      if (is_hop_by_hop(name)) continue;
-      if (beast::iequals(name, "content-type")) content_type = f.value();
-      headers.append(name).append(": ").append(f.value()).append("\r\n");
-    }
+    std::string headers = relayed_headers(res, true);
+    std::string_view content_type = res[http::field::content_type];
     bool sse = content_type.find("event-stream") != std::string_view::npos;
     bool ndjson = content_type.find("ndjson") != std::string_view::npos;
     bool bodyless = req.method == "HEAD" || status == 204 || status == 304 || p.is_done();
@@ -410,15 +401,15 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
     }
     if (filters && !(sse || ndjson)) {
       // A filtered non-streaming body: read whole, filtered as one, sent with its new length.
-      auto whole = co_await read_filtered_body(c, p, wait, rs);
+      auto whole = co_await read_whole_body(c, p, wait, rs, relay_buffer_max);
       if (!whole.error.empty()) {
         if (client_gone(rs)) {
           client.broken = true;
           co_return done;
         }
         if (whole.too_large) {
-          client.ctx.error = whole.error;
-          co_await client.reply_error(req.route.flavor, 502, whole.error);
+          client.ctx.error = whole.error + ", too large for the output filter";
+          co_await client.reply_error(req.route.flavor, 502, client.ctx.error);
           co_return done;  // the connection, its body unread, is dropped
         }
         co_return fail(upstream_error_kind::broken_stream, "backend " + b.name() + " broke the body: " + whole.error);
@@ -429,14 +420,9 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
         client.ctx.error = r.message;
         co_await client.reply_error(req.route.flavor, 403, r.message);
       } else {
-        std::string extra;
-        for (const auto& f : res) {
-          auto name = f.name_string();
-          if (is_hop_by_hop(name) || beast::iequals(name, "content-type")) continue;
-          extra.append(name).append(": ").append(f.value()).append("\r\n");
-        }
         client.ctx.status = status;
         std::string_view out = r.act == chunk_result::action::replace ? r.data : std::string_view(whole.body);
+        auto extra = relayed_headers(res, false);  // reply() writes the Content-Type itself
         co_await client.reply(status, content_type, out, extra);
       }
       count_tokens(rs.tail, client.ctx);

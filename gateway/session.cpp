@@ -253,8 +253,6 @@ net::awaitable<bool> admit(const policy_chain& chain, downstream& client, const 
   auto& ctx = client.ctx;
   if (!chain.empty()) {
     policy_request preq(ctx);
-    preq.cls = ctx.cls;
-    preq.route = ctx.route;
     preq.method = ctx.method;
     preq.flavor = route.flavor;
     preq.client_ip = client_ip;
@@ -319,7 +317,6 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
                               const route_match& route, std::string& forwarded, const std::string& client_ip,
                               const policy_chain& chain) {
   auto& ctx = client.ctx;
-  ctx.cls = class_of(route);
 
   // The body is parsed before the chain runs (policies see it), but a parse error is answered
   // after it: a client without a valid key learns nothing about its request.
@@ -333,15 +330,13 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
     boost::system::error_code ec;
     json::parse_options opts;
     opts.max_depth = 256;
-    if (req.body().empty()) body_error = "missing request body";
-    else parsed = json::parse(req.body(), ec, &mr, opts);
-    if (!body_error.empty()) {
-    } else if (ec) {
-      body_error = "invalid JSON in request body: " + ec.message();
-    } else if (!parsed.is_object()) {
-      body_error = "request body must be a JSON object";
+    if (req.body().empty()) {
+      body_error = "missing request body";
     } else {
-      body = &parsed.get_object();
+      parsed = json::parse(req.body(), ec, &mr, opts);
+      if (ec) body_error = "invalid JSON in request body: " + ec.message();
+      else if (!parsed.is_object()) body_error = "request body must be a JSON object";
+      else body = &parsed.get_object();
     }
     if (!json_route) {
       // Other routes are passed through as they are; the body's model routes them when named
@@ -368,7 +363,6 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
   bool answered = co_await admit(chain, client, route, req.base(), client_ip, body_error.empty() ? body : nullptr,
                                  body_changed, consumed);
   if (answered) co_return;
-  if (!consumed[0].empty()) forwarded_headers(req, client_ip, forwarded, consumed);  // keys stay here
   std::string rewritten_body;
   if (body_changed && body) rewritten_body = json::serialize(*body);
   if (!chain.empty() && chain.filters_responses(ctx)) {
@@ -418,6 +412,7 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
       break;
   }
 
+  forwarded_headers(req, client_ip, forwarded, consumed);  // credentials a policy consumed stay here
   proxy_request preq;
   preq.method = ctx.method;
   preq.target = req.target();
@@ -488,6 +483,14 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
       co_await proxy(w, client, preq);
       co_return;
   }
+}
+
+// "100 Continue": the client may send the body. False when the client is gone.
+net::awaitable<bool> send_continue(beast::tcp_stream& stream) {
+  static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+  auto [ec, n] = co_await net::async_write(stream.socket(), net::buffer(cont.data(), cont.size()),
+                                           net::as_tuple(net::use_awaitable));
+  co_return !ec;
 }
 
 // Closes after an answer whose request body is left unread: stop sending, then read and drop
@@ -615,6 +618,7 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     const auto& head = head_parser.get();
     auto route = match_route(head.method_string(), path_of(head.target()));
     ctx.route = route.label;
+    ctx.cls = class_of(route);
     ctx.target = std::string(head.target());
     if (auto id = head["X-Request-Id"]; acceptable_request_id(id)) ctx.id = std::string(id);
     bool is_blob_upload = route.kind == route_kind::primary && route.label == "/api/blobs/{digest}";
@@ -627,7 +631,6 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
       co_return;
     }
     bool expects_continue = beast::iequals(head[http::field::expect], "100-continue") && buffer.size() == 0;
-    static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
 
     if (is_blob_upload && head.method() == http::verb::post) {
       // Streamed to the backend, never buffered whole; the connection closes after it. The
@@ -637,7 +640,6 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
       std::string method_storage(upload.get().method_string());
       ctx.method = method_storage;
       downstream client{stream, buffer, ctx};
-      ctx.cls = class_of(route);
       bool changed = false;
       std::array<std::string_view, 2> consumed{};
       client.keep_alive = false;
@@ -649,9 +651,8 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
       }
       forwarded_headers(upload.get(), client_ip, forwarded, consumed);
       if (expects_continue) {
-        auto [wec, wn] = co_await net::async_write(stream.socket(), net::buffer(cont.data(), cont.size()),
-                                                   net::as_tuple(net::use_awaitable));
-        if (wec) co_return;
+        bool continued = co_await send_continue(stream);
+        if (!continued) co_return;
       }
       co_await proxy_blob_upload(w, client, upload, forwarded);
       finish(w, ctx, *chain);
@@ -660,9 +661,8 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
       co_return;
     }
     if (expects_continue) {
-      auto [wec, wn] = co_await net::async_write(stream.socket(), net::buffer(cont.data(), cont.size()),
-                                                 net::as_tuple(net::use_awaitable));
-      if (wec) co_return;
+      bool continued = co_await send_continue(stream);
+      if (!continued) co_return;
     }
 
     http::request_parser<http::string_body> parser(std::move(head_parser));
@@ -694,8 +694,6 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     std::string method_storage(req.method_string());
     ctx.method = method_storage;
     ctx.bytes_in = req.body().size();
-
-    forwarded_headers(req, client_ip, forwarded);
 
     downstream client{stream, buffer, ctx};
     client.relay = &relay;

@@ -76,14 +76,14 @@ class auth_policy final : public policy {
     const auto& who = it->second;
     ctx.who = who;
     req.consumed_headers[0] = carrier;  // the key goes no further than corral
-    bool admin_route = req.cls == route_class::fleet_change ||
-                       (req.cls == route_class::management && req.method != "GET" && req.method != "HEAD");
+    bool admin_route = req.ctx.cls == route_class::fleet_change ||
+                       (req.ctx.cls == route_class::management && req.method != "GET" && req.method != "HEAD");
     if (admin_route && who->role != "admin") {
       decide(ctx, forbidden, who->key_name);
       return verdict::reject(403, "API key '" + who->key_name + "' (role " + who->role + ") may not use " +
-                                      std::string(req.method) + " " + std::string(req.route) + ": it needs the admin role");
+                                      std::string(req.method) + " " + std::string(req.ctx.route) + ": it needs the admin role");
     }
-    if (!admin_route && !who->models.empty() && ctx.model.empty() && req.cls == route_class::inference) {
+    if (!admin_route && !who->models.empty() && ctx.model.empty() && req.ctx.cls == route_class::inference) {
       decide(ctx, forbidden, who->key_name);
       return verdict::reject(403, "API key '" + who->key_name + "' is limited to some models, and this request names none");
     }

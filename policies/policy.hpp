@@ -28,9 +28,9 @@ class policy_counters;
 // The parsed request, as on_request sees it. Borrowed for the duration of the hook.
 struct policy_request {
   explicit policy_request(request_context& c) : ctx(c) {}
-  request_context& ctx;          // also ctx.model (normalized, when the body names one)
-  route_class cls = route_class::other;  // = ctx.cls
-  std::string_view route;        // = ctx.route: the route label, e.g. "/api/chat" (static storage)
+  // ctx.route (the route label, e.g. "/api/chat"), ctx.cls, ctx.model (normalized, when the
+  // body names one), and the rest of what is known of the request.
+  request_context& ctx;
   std::string_view method;
   api_flavor flavor = api_flavor::ollama;
   std::string_view client_ip;    // "" when unknown

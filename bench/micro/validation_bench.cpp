@@ -101,7 +101,7 @@ void bm_on_request_typical_chat(benchmark::State& state) {
   json::object body = parse_object(typical_chat);
   corral::request_context ctx;
   corral::policy_request req{ctx};
-  req.route = "/api/chat";
+  req.ctx.route = "/api/chat";
   req.body = &body;
   boost::asio::io_context io;
   for (auto _ : state) {

@@ -44,8 +44,8 @@ class auth_test : public ::testing::Test {
     ctx_.model = std::move(model);
     ip_ = std::move(ip);
     policy_request req(ctx_);
-    req.cls = cls;
-    req.route = route;
+    req.ctx.cls = cls;
+    req.ctx.route = route;
     req.method = method;
     req.client_ip = ip_;
     req.headers = &headers_;

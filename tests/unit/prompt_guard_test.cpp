@@ -22,8 +22,8 @@ class prompt_guard_test : public ::testing::Test {
     ctx_ = request_context{};
     body_ = json::parse(body_text);
     policy_request req(ctx_);
-    req.cls = route_class::inference;
-    req.route = "/api/chat";
+    req.ctx.cls = route_class::inference;
+    req.ctx.route = "/api/chat";
     req.body = &body_.as_object();
     return test::run_on_request(*policy_, req);
   }
