@@ -47,6 +47,7 @@ std::string access_log_line(const request_context& ctx) {
   str(out, "route", ctx.route);
   str(out, "target", ctx.target);
   str(out, "model", ctx.model);
+  if (!ctx.preset.empty()) str(out, "preset", ctx.preset);
   str(out, "backend", ctx.backend);
   num(out, "status", ctx.status);
   num(out, "bytes_in", ctx.bytes_in);

@@ -34,7 +34,7 @@ net::awaitable<bool> resolve(backend& b) {
 }  // namespace
 
 net::awaitable<void> refresh_models(worker& w, backend& b) {
-  auto timeout = w.state.cfg()->ollama.connect_timeout * 2;
+  auto timeout = w.cfg()->ollama.connect_timeout * 2;
   auto tags = co_await fetch(w, b, "GET", "/api/tags", {}, timeout);
   auto ps = co_await fetch(w, b, "GET", "/api/ps", {}, timeout);
   if (tags.ec || tags.status != 200) co_return;
@@ -49,7 +49,7 @@ net::awaitable<bool> poll_backend(worker& w, backend& b) {
   // GCC 12 miscompiles co_await inside a condition: await into a variable first.
   bool resolved = co_await resolve(b);
   if (!resolved) co_return false;
-  const auto& cfg = w.state.cfg();
+  const auto cfg = w.cfg();
   auto timeout = cfg->ollama.connect_timeout * 2;
   auto version = co_await fetch(w, b, "GET", "/api/version", {}, timeout);
   if (version.ec || version.status != 200) {
@@ -84,7 +84,7 @@ net::awaitable<void> monitor_backend(worker& w, backend& b, std::function<void()
       first = false;
       if (first_round_done) first_round_done();
     }
-    timer.expires_after(w.state.cfg()->ollama.health_check_period);
+    timer.expires_after(w.cfg()->ollama.health_check_period);
     auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
     if (ec) co_return;
   }

@@ -22,7 +22,7 @@ namespace http = beast::http;
 
 net::awaitable<void> proxy_blob_upload(worker& w, downstream& client, http::request_parser<http::buffer_body>& p,
                                        std::string_view forwarded) {
-  const auto& cfg = w.state.cfg();
+  const auto cfg = w.cfg();
   // Whatever happens, the client's body may be left unread: this connection ends here.
   client.keep_alive = false;
   auto only = primary_backend(w.state, 0);

@@ -1,25 +1,39 @@
 #include "gateway/config_reload.hpp"
 
+#include "gateway/log.hpp"
+#include "gateway/preset_store.hpp"
+#include "gateway/presets.hpp"
 #include "gateway/route_table.hpp"
+
+#include <mutex>
 
 namespace corral {
 
-std::string apply_reload(gateway_state& state, const config& next) {
-  const auto& running = *state.cfg();
-  const char* fixed = nullptr;
-  if (!(next.server == running.server)) fixed = "server";
-  else if (!(next.ollama == running.ollama)) fixed = "ollama";
-  else if (!(next.upstream == running.upstream)) fixed = "upstream";
-  else if (next.log.level != running.log.level || next.log.access_log != running.log.access_log) fixed = "log";
-  if (fixed)
-    return std::string("the '") + fixed + "' section changed, and it cannot change while corral runs; restart to apply it "
-                                           "(only 'policies' is reloaded live)";
-  try {
-    state.set_chain(policy_chain::build(next.policies, &state.decisions(), is_route_label));
-  } catch (const config_error& e) {
-    return e.what();
+config_update apply_config(gateway_state& state, std::shared_ptr<const config> next) {
+  static std::mutex updating;
+  std::lock_guard lock(updating);
+  auto running = state.cfg();
+  config_update out;
+  auto fixed = live_only_changes(*running, *next);
+  if (!fixed.empty()) {
+    std::string keys;
+    for (const auto& k : fixed) keys += (keys.empty() ? "" : ", ") + k;
+    out.status = 409;
+    out.error = keys + " cannot change while corral runs; restart to apply " +
+                std::string(fixed.size() == 1 ? "it" : "them") + " (nothing was applied)";
+    return out;
   }
-  return {};
+  try {
+    auto chain = policy_chain::build(next->policies, &state.decisions(), is_route_label);
+    auto presets = configured_presets(*next);
+    state.presets().set_configured(std::move(presets));  // checks names; changes nothing on failure
+    set_log_level(next->log.level);
+    state.set_config(std::move(next), std::move(chain));
+  } catch (const std::exception& e) {
+    out.status = 400;
+    out.error = e.what();
+  }
+  return out;
 }
 
 }  // namespace corral

@@ -1,18 +1,25 @@
 #pragma once
-// Reloading the configuration while serving (SIGHUP): what may change live, and applying it.
+// Changing the configuration while serving: SIGHUP (the file re-read) and PUT /api/v1/config
+// (a document merged over the running one) both end here, and are applied the same way.
 //
-// Today the policy chain (`policies:`) is what changes live; the other sections (server, ollama,
-// upstream, log) hold sockets, threads and pools, so a reload that changes them is refused as a
-// whole, naming the first such key's section, and the running configuration stays.
+// All or nothing: the new configuration is checked whole (its policy chain and presets built)
+// before anything changes; then it is swapped in as one snapshot. Requests already running
+// finish with the configuration and chain they started with; connections and streams are not
+// touched. Keys that hold sockets, threads or pools (config.hpp: live_only_changes) cannot
+// change live: a change to any of them refuses the whole update, naming them.
 #include "gateway/gateway_state.hpp"
 
+#include <memory>
 #include <string>
 
 namespace corral {
 
-// Checks `next` against the running configuration and, when only live keys changed, builds its
-// chain and swaps it in (requests already running finish with the chain they started with).
-// Returns "" on success, else why nothing was applied. Thread-safe.
-std::string apply_reload(gateway_state& state, const config& next);
+struct config_update {
+  unsigned status = 200;  // 200 applied; 400 invalid; 409 a key that needs a restart changed
+  std::string error;      // why nothing was applied
+};
+
+// Thread-safe: updates are serialised.
+config_update apply_config(gateway_state& state, std::shared_ptr<const config> next);
 
 }  // namespace corral

@@ -23,6 +23,10 @@ std::string response_head_start(unsigned status, const downstream& d) {
 
 net::awaitable<void> downstream::write_raw(std::string_view a, std::string_view b) {
   if (broken) co_return;
+  if (capture) {  // a hand-made head (pending_head) is not part of the kept answer
+    pending_head.clear();
+    co_return;
+  }
   std::array<net::const_buffer, 3> bufs{net::buffer(pending_head), net::buffer(a.data(), a.size()),
                                         net::buffer(b.data(), b.size())};
   if (send_deadline) send_deadline->begin();
@@ -36,6 +40,7 @@ net::awaitable<void> downstream::write_body(std::string_view data) {
   if (!data.empty() && ctx.first_byte == request_context::clock::time_point{})
     ctx.first_byte = request_context::clock::now();
   ctx.bytes_out += data.size();
+  if (capture) capture->append(data);
   co_await write_raw(data);
 }
 
@@ -47,6 +52,11 @@ net::awaitable<void> downstream::reply(unsigned status, std::string_view content
   head.append(extra_headers);
   head.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n");
   head_sent = true;
+  if (capture) {
+    capture->assign(body);
+    ctx.bytes_out += body.size();
+    co_return;
+  }
   if (!head_only) {
     if (!body.empty() && ctx.first_byte == request_context::clock::time_point{})
       ctx.first_byte = request_context::clock::now();
@@ -78,6 +88,11 @@ net::awaitable<void> downstream::write_chunk(std::string_view data) {
   if (data.empty() || broken) co_return;
   if (ctx.first_byte == request_context::clock::time_point{}) ctx.first_byte = request_context::clock::now();
   ctx.bytes_out += data.size();
+  if (capture) {
+    capture->append(data);
+    pending_head.clear();
+    co_return;
+  }
   if (http10) {
     co_await write_raw(data);
     co_return;
@@ -100,6 +115,7 @@ net::awaitable<void> downstream::write_chunk(std::string_view data) {
 }
 
 net::awaitable<void> downstream::end_chunked() {
+  if (capture) co_return;
   if (!http10) co_await write_raw("0\r\n\r\n");
   else if (!pending_head.empty()) co_await write_raw({});
 }

@@ -19,6 +19,23 @@ namespace corral {
 
 class policy_chain;
 
+// Reshapes a backend's 2xx answer for a route that does not relay Ollama's records as they are
+// (the management API's inference routes). Set on the downstream before proxy(); the policy
+// chain's response hooks see the backend's records first, the shaper what they let through.
+class response_shaper {
+ public:
+  virtual ~response_shaper() = default;
+  // The Content-Type of the reshaped stream.
+  virtual std::string_view stream_content_type() const = 0;
+  // One complete NDJSON record of a streamed answer: appends what the client gets to `out`.
+  virtual void on_record(std::string_view record, std::string& out) = 0;
+  // A whole answer (the backend did not stream): the client's body, and its Content-Type.
+  virtual std::string on_whole(std::string_view body) = 0;
+  virtual std::string_view whole_content_type() const = 0;
+  // The record that ends a stream that broke (or that a policy blocked).
+  virtual std::string error_record(std::string_view message) = 0;
+};
+
 // A growable byte buffer that is not zero-filled (the relay's, reused for a connection's life).
 struct byte_buffer {
   std::unique_ptr<char[]> data;
@@ -48,6 +65,10 @@ struct downstream {
   byte_buffer* relay = nullptr;       // the connection's relay buffer
   wait_deadline* send_deadline = nullptr;  // bounds each write (server.send_timeout)
   const policy_chain* policies = nullptr;  // set when a policy filters this request's response
+  response_shaper* shaper = nullptr;       // set when the answer is reshaped (management API)
+  // When set, the answer is kept here instead of being written to the connection (one item of
+  // a batch); the status is ctx.status.
+  std::string* capture = nullptr;
   // A response head not yet written: it goes out with the first body bytes, in one write.
   std::string pending_head;
 

@@ -4,6 +4,8 @@
 #include "gateway/core/model_name.hpp"
 #include "gateway/join_all.hpp"
 #include "gateway/log.hpp"
+#include "gateway/preset_store.hpp"
+#include "gateway/presets.hpp"
 #include "gateway/upstream_client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -34,11 +36,12 @@ net::awaitable<void> fetch_into(std::shared_ptr<std::vector<upstream_reply>> out
   (*out)[slot] = co_await fetch(w, b, method, target, body, timeout, request_id);
 }
 
-// The same request to every backend in `mask` at once; replies in backend order.
+}  // namespace
+
 net::awaitable<std::vector<upstream_reply>> fan_out(worker& w, backend_mask mask, std::string_view method,
                                                     std::string_view target, std::string_view body,
                                                     std::string_view request_id) {
-  auto timeout = w.state.cfg()->ollama.timeout;
+  auto timeout = w.cfg()->ollama.timeout;
   std::size_t n = 0;
   for (auto& b : w.state.backends()) n += (mask >> b->index()) & 1;
   auto out = std::make_shared<std::vector<upstream_reply>>(n);
@@ -67,6 +70,8 @@ std::string message_of(const upstream_reply& r) {
     if (auto* e = v.get_object().if_contains("error"); e && e->is_string()) return std::string(e->get_string());
   return r.body.empty() ? "status " + std::to_string(r.status) : r.body;
 }
+
+namespace {
 
 // Compares dotted versions numerically ("0.9.10" > "0.9.9"); non-numeric parts compare as text.
 bool version_less(std::string_view a, std::string_view b) {
@@ -131,6 +136,28 @@ void keep_allowed(json::object& merged, const request_context& ctx) {
   models = std::move(kept);
 }
 
+// Presets whose model the list has appear as models of their own, under their virtual names
+// ("@coding"), so unmodified Ollama and OpenAI clients can pick them.
+void add_presets(json::object& merged, const preset_set& presets) {
+  auto* list = merged.if_contains("models");
+  if (!list || !list->is_array()) return;
+  auto& models = list->get_array();
+  std::vector<json::value> extra;
+  for (const auto& p : presets.all) {
+    auto wanted = normalize_model_name(p.model);
+    for (const auto& m : models) {
+      const json::value* name = m.is_object() ? m.get_object().if_contains("name") : nullptr;
+      if (!name || !name->is_string() || normalize_model_name(name->get_string()) != wanted) continue;
+      json::object entry = m.get_object();
+      entry["name"] = virtual_model_name(p.name);
+      entry["model"] = virtual_model_name(p.name);
+      extra.push_back(std::move(entry));
+      break;
+    }
+  }
+  for (auto& e : extra) models.push_back(std::move(e));
+}
+
 }  // namespace
 
 net::awaitable<void> serve_tags(worker& w, downstream& client, bool openai) {
@@ -160,6 +187,7 @@ net::awaitable<void> serve_tags(worker& w, downstream& client, bool openai) {
   }
   auto merged = merge_tags(got.answered);
   keep_allowed(merged, client.ctx);
+  add_presets(merged, *w.state.presets().snapshot());
   // Built before the co_await: GCC 12 double-destroys conditional temporaries across co_await.
   std::string text = openai ? json::serialize(openai_model_list(merged)) : json::serialize(merged);
   co_await client.reply(200, json_type, text);
@@ -242,20 +270,12 @@ net::awaitable<void> pull_one(worker& w, backend& b, std::size_t slot, std::stri
     st->outbox += '\n';
     st->wake.cancel();
   };
-  auto reply = co_await fetch_lines(w, b, "POST", "/api/pull", body, w.state.cfg()->ollama.timeout, on_line, request_id);
+  auto reply = co_await fetch_lines(w, b, "POST", "/api/pull", body, w.cfg()->ollama.timeout, on_line, request_id);
   if (reply.ec || reply.status / 100 != 2) st->errors[slot] = message_of(reply);
   else if (!st->succeeded[slot] && st->errors[slot].empty()) st->errors[slot] = "stream ended without success";
   if (st->succeeded[slot]) co_await refresh_models(w, b);
   --st->running;
   st->wake.cancel();
-}
-
-net::awaitable<void> pull_all(worker& w, std::vector<backend*> targets, std::string body, std::string request_id,
-                              std::shared_ptr<pull_progress> st) {
-  std::vector<net::awaitable<void>> tasks;
-  st->running = static_cast<int>(targets.size());
-  for (std::size_t i = 0; i < targets.size(); ++i) tasks.push_back(pull_one(w, *targets[i], i, body, request_id, st));
-  co_await join_all(std::move(tasks));
 }
 
 // Writes merged progress as it arrives. A client that goes away is noticed at the next line;
@@ -282,6 +302,10 @@ net::awaitable<void> pump_progress(downstream& client, std::shared_ptr<pull_prog
   }
 }
 
+}  // namespace
+
+namespace {
+
 std::string failure_summary(const std::vector<backend*>& targets, const std::vector<std::string>& errors,
                             std::string_view what) {
   std::string msg;
@@ -297,6 +321,22 @@ std::string failure_summary(const std::vector<backend*>& targets, const std::vec
 
 }  // namespace
 
+net::awaitable<std::vector<std::string>> pull_on(worker& w, std::vector<backend*> targets, std::string body,
+                                                 std::string request_id, downstream* progress_to) {
+  auto st = std::make_shared<pull_progress>(co_await net::this_coro::executor, targets.size());
+  st->forward = progress_to != nullptr;
+  st->running = static_cast<int>(targets.size());
+  std::vector<net::awaitable<void>> tasks;
+  for (std::size_t i = 0; i < targets.size(); ++i) tasks.push_back(pull_one(w, *targets[i], i, body, request_id, st));
+  if (progress_to) {
+    tasks.push_back(pump_progress(*progress_to, st));
+    co_await join_all(std::move(tasks));
+  } else {
+    co_await join_all(std::move(tasks));
+  }
+  co_return std::move(st->errors);
+}
+
 net::awaitable<void> serve_pull(worker& w, downstream& client, const json::object& body, const std::string& model) {
   auto healthy = w.state.healthy_mask();
   if (!healthy) {
@@ -310,26 +350,20 @@ net::awaitable<void> serve_pull(worker& w, downstream& client, const json::objec
   json::object upstream_body = body;
   upstream_body["stream"] = true;
   auto text = json::serialize(upstream_body);
-  auto st = std::make_shared<pull_progress>(co_await net::this_coro::executor, targets.size());
-  st->forward = stream;
   log(log_level::info, "pulling model on every healthy backend",
       {{"request_id", client.ctx.id}, {"model", model}, {"backends", std::to_string(targets.size())}});
-  if (stream) {
-    co_await client.begin_chunked(200, "Content-Type: application/x-ndjson\r\n");
-    co_await (pull_all(w, targets, text, client.ctx.id, st) && pump_progress(client, st));
-    if (client.broken) {
-      client.ctx.error = "client closed the connection";
-      co_return;
-    }
-  } else {
-    co_await pull_all(w, targets, text, client.ctx.id, st);
+  if (stream) co_await client.begin_chunked(200, "Content-Type: application/x-ndjson\r\n");
+  auto errors = co_await pull_on(w, targets, text, client.ctx.id, stream ? &client : nullptr);
+  if (stream && client.broken) {
+    client.ctx.error = "client closed the connection";
+    co_return;
   }
-  bool all_ok = std::all_of(st->errors.begin(), st->errors.end(), [](const auto& e) { return e.empty(); });
+  bool all_ok = std::all_of(errors.begin(), errors.end(), [](const auto& e) { return e.empty(); });
   std::string final_line;
   if (all_ok) {
     final_line = "{\"status\":\"success\"}";
   } else {
-    client.ctx.error = failure_summary(targets, st->errors, "pull");
+    client.ctx.error = failure_summary(targets, errors, "pull");
     final_line = error_body(api_flavor::ollama, 500, client.ctx.error);
   }
   if (stream) {

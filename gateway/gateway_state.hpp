@@ -16,6 +16,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <atomic>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,12 +24,30 @@
 
 namespace corral {
 
+class preset_registry;
+class usage_stats;
+class model_info_cache;
+struct preset;
+
+// management.state_dir, or the default location when it is not set.
+std::filesystem::path state_dir_of(const config& cfg);
+// The presets of the config file's `presets:` list (read-only). Throws config_error naming the entry.
+std::vector<preset> configured_presets(const config& cfg);
+
 class gateway_state {
  public:
   gateway_state(std::shared_ptr<const config> cfg, std::size_t workers, std::string version);
+  ~gateway_state();
 
-  // The configuration is fixed for the process's life (no reload yet), so no lock is needed.
-  const std::shared_ptr<const config>& cfg() const noexcept { return cfg_; }
+  // The running configuration: an immutable snapshot, replaced whole by a reload or PUT
+  // /api/v1/config (config_reload.hpp). Workers keep a copy (worker::cfg()).
+  std::shared_ptr<const config> cfg() const {
+    std::lock_guard lock(snapshot_mu_);
+    return cfg_;
+  }
+  std::uint64_t cfg_version() const noexcept { return cfg_version_.load(std::memory_order_acquire); }
+  // Swaps in a new configuration and its chain together. Only config_reload.cpp calls it.
+  void set_config(std::shared_ptr<const config> cfg, std::shared_ptr<const policy_chain> chain);
 
   const std::vector<std::unique_ptr<backend>>& backends() const noexcept { return backends_; }
 
@@ -51,6 +70,9 @@ class gateway_state {
   policy_counters& decisions() noexcept { return decisions_; }
 
   metrics_registry& metrics() noexcept { return metrics_; }
+  usage_stats& usage() noexcept { return *usage_; }
+  preset_registry& presets() noexcept { return *presets_; }
+  model_info_cache& model_info() noexcept { return *model_info_; }
   const std::string& version() const noexcept { return version_; }
   steady_clock::time_point started() const noexcept { return started_; }
 
@@ -61,10 +83,11 @@ class gateway_state {
   std::atomic<bool> stopping{false};
 
  private:
-  const std::shared_ptr<const config> cfg_;
-  // Guards the catalog pointer: a reader copies it (an atomic increment) and lets go.
+  // Guards the snapshot pointers: a reader copies one (an atomic increment) and lets go.
   // (libstdc++ 12's std::atomic<std::shared_ptr> takes a lock internally too.)
   mutable std::mutex snapshot_mu_;
+  std::shared_ptr<const config> cfg_;
+  std::atomic<std::uint64_t> cfg_version_{1};
   std::vector<std::unique_ptr<backend>> backends_;
   std::shared_ptr<const model_catalog> catalog_;
   std::atomic<std::uint64_t> catalog_version_{1};
@@ -72,6 +95,9 @@ class gateway_state {
   std::shared_ptr<const policy_chain> chain_;
   std::atomic<std::uint64_t> chain_version_{1};
   metrics_registry metrics_;
+  std::unique_ptr<usage_stats> usage_;
+  std::unique_ptr<preset_registry> presets_;
+  std::unique_ptr<model_info_cache> model_info_;
   std::string version_;
   steady_clock::time_point started_ = steady_clock::now();
 };
@@ -97,6 +123,16 @@ struct worker {
     return catalog_;
   }
 
+  // The configuration as this worker last saw it, refreshed the same way.
+  const std::shared_ptr<const config>& cfg() {
+    auto v = state.cfg_version();
+    if (v != cfg_version_) {
+      cfg_ = state.cfg();
+      cfg_version_ = v;
+    }
+    return cfg_;
+  }
+
   // The policy chain as this worker last saw it, refreshed the same way.
   const std::shared_ptr<const policy_chain>& chain() {
     auto v = state.chain_version();
@@ -112,6 +148,8 @@ struct worker {
   std::uint64_t catalog_version_ = 0;
   std::shared_ptr<const policy_chain> chain_;
   std::uint64_t chain_version_ = 0;
+  std::shared_ptr<const config> cfg_;
+  std::uint64_t cfg_version_ = 0;
 };
 
 }  // namespace corral

@@ -1,6 +1,9 @@
 // corral: a drop-in Ollama endpoint in front of many Ollama servers.
 #include "gateway/core/config.hpp"
+#include "gateway/demo.hpp"
 #include "gateway/fake_backends.hpp"
+#include "gateway/gateway_state.hpp"
+#include "gateway/presets.hpp"
 #include "gateway/log.hpp"
 #include "gateway/route_table.hpp"
 #include "gateway/server.hpp"
@@ -22,6 +25,7 @@ namespace {
 
 constexpr const char* usage = R"(usage: corral [options]
        corral hash-key [KEY | --generate]
+       corral demo [--url http://127.0.0.1:9089] [--api-key KEY] [--model NAME]
 
 
   --config FILE         read the configuration from FILE (YAML; see config/corral.yaml)
@@ -34,9 +38,13 @@ hash-key prints the SHA-256 hash of an API key, as the auth policy's keys[].hash
 key is read from standard input when not given (it then stays out of the shell's history);
 --generate makes a new random key and prints it with its hash.
 
+demo walks through the management API (/api/v1/...) of a running corral, printing each request
+and what came back; corral demo --help tells more.
+
 Without --config, corral runs on its embedded defaults: port 9089, one backend at
 http://localhost:11434. Environment variables override the file: PORT, HOST, OLLAMA_BASE_URL,
-OLLAMA_TIMEOUT, OLLAMA_MAX_RETRIES, OLLAMA_AUTO_PULL, OLLAMA_MAX_CONCURRENT, LOG_LEVEL.
+OLLAMA_TIMEOUT, OLLAMA_MAX_RETRIES, OLLAMA_AUTO_PULL, OLLAMA_MAX_CONCURRENT, OLLAMA_DEFAULT_MODEL,
+OLLAMA_EMBEDDING_MODEL, LOG_LEVEL.
 )";
 
 int hash_key(int argc, char** argv) {
@@ -70,6 +78,7 @@ corral::config read_config(const std::string& path, const std::string& fake_back
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "hash-key") return hash_key(argc, argv);
+  if (argc > 1 && std::string(argv[1]) == "demo") return corral::run_demo(argc, argv);
   std::string config_path;
   bool check_only = false;
   int fake_backends = 0;
@@ -114,6 +123,7 @@ int main(int argc, char** argv) {
   try {
     cfg = read_config(config_path, "");
     corral::policy_chain::build(cfg.policies, nullptr, corral::is_route_label);  // every policy's options checked now
+    corral::configured_presets(cfg);                                             // and every preset's fields
   } catch (const corral::config_error& e) {
     std::cerr << "corral: invalid configuration: " << e.what() << "\n";
     return 1;

@@ -144,7 +144,22 @@ struct relay_state {
   client_watch* watch = nullptr;
   std::string filtered;  // records changed by the policy chain, as they go out
   std::string blocked;   // why a policy ended the stream ("" while it runs)
+  std::string shaped;    // records reshaped for the client (response_shaper)
 };
+
+// Passes complete records through the response shaper; a final record without its terminator
+// counts when `last`.
+std::string_view shape_records(response_shaper& shaper, framing kind, std::string_view out, bool last,
+                               relay_state& rs) {
+  rs.shaped.clear();
+  std::size_t consumed = 0;
+  for_each_record(kind, out, [&](std::string_view rec) {
+    shaper.on_record(rec, rs.shaped);
+    consumed += rec.size();
+  });
+  if (last && consumed < out.size()) shaper.on_record(out.substr(consumed), rs.shaped);
+  return rs.shaped;
+}
 
 // Passes the complete records in `out` through the chain's chunk hooks. Returns what goes out:
 // `out` itself when nothing changed, else rs.filtered. On a block, rs.blocked says why and the
@@ -195,8 +210,9 @@ bool client_gone(const relay_state& rs) { return rs.watch && rs.watch->gone; }
 net::awaitable<std::string> relay_body(worker& w, downstream& client, upstream_connection& c,
                                        http::response_parser<http::buffer_body>& p, bool framed,
                                        framing kind, bool chunked_out, relay_state& rs, const backend& b,
-                                       wait_deadline& wait, const policy_chain* filters = nullptr) {
-  auto timeout = w.state.cfg()->ollama.timeout;
+                                       wait_deadline& wait, const policy_chain* filters = nullptr,
+                                       response_shaper* shaper = nullptr) {
+  auto timeout = w.cfg()->ollama.timeout;
   line_framer framer(kind);
   auto& buf = rs.buf;
   buf.grow(relay_buffer_initial, 0);
@@ -239,6 +255,7 @@ net::awaitable<std::string> relay_body(worker& w, downstream& client, upstream_c
       std::string_view out(buf.data.get(), ready);
       keep_tail(rs.tail, out);
       if (filters) out = filter_records(*filters, client.ctx, kind, out, p.is_done(), rs);
+      if (shaper) out = shape_records(*shaper, kind, out, p.is_done(), rs);
       if (!out.empty()) {
         if (chunked_out) co_await client.write_chunk(out);
         else co_await client.write_body(out);
@@ -296,7 +313,7 @@ net::awaitable<whole_body> read_whole_body(upstream_connection& c, http::respons
 
 net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_request& req, backend& b,
                                     bool may_retry, relay_state& rs) {
-  const auto& cfg = w.state.cfg();
+  const auto cfg = w.cfg();
   auto& metrics = w.state.metrics();
   bool has_body = !req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "DELETE";
   auto head = request_head(req.method, req.target, b, client.ctx.id, req.body.size(), has_body, req.forwarded_headers);
@@ -399,8 +416,11 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
       filters->on_response_head(client.ctx, {status, content_type});
       if (client.ctx.chunk_policies == 0) filters = nullptr;
     }
-    if (filters && !(sse || ndjson)) {
-      // A filtered non-streaming body: read whole, filtered as one, sent with its new length.
+    // A 2xx answer is reshaped when the route asks for it; errors go out as the backend said them.
+    response_shaper* shaper = (bodyless || status / 100 != 2) ? nullptr : client.shaper;
+    if ((filters || shaper) && !(sse || ndjson)) {
+      // A filtered or reshaped non-streaming body: read whole, changed as one, sent with its new
+      // length.
       auto whole = co_await read_whole_body(c, p, wait, rs, relay_buffer_max);
       if (!whole.error.empty()) {
         if (client_gone(rs)) {
@@ -415,7 +435,8 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
         co_return fail(upstream_error_kind::broken_stream, "backend " + b.name() + " broke the body: " + whole.error);
       }
       keep_tail(rs.tail, whole.body);
-      auto r = filters->on_response_chunk(client.ctx, chunk_kind::whole_body, whole.body);
+      chunk_result r;
+      if (filters) r = filters->on_response_chunk(client.ctx, chunk_kind::whole_body, whole.body);
       if (r.act == chunk_result::action::block) {
         client.ctx.error = r.message;
         co_await client.reply_error(req.route.flavor, 403, r.message);
@@ -423,13 +444,21 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
         client.ctx.status = status;
         std::string_view out = r.act == chunk_result::action::replace ? r.data : std::string_view(whole.body);
         auto extra = relayed_headers(res, false);  // reply() writes the Content-Type itself
-        co_await client.reply(status, content_type, out, extra);
+        std::string shaped;
+        std::string_view type = content_type;
+        if (shaper) {
+          shaped = shaper->on_whole(out);
+          out = shaped;
+          type = shaper->whole_content_type();
+          extra.clear();
+        }
+        co_await client.reply(status, type, out, extra);
       }
       count_tokens(rs.tail, client.ctx);
       if (p.is_done() && p.keep_alive() && c.buffer.size() == 0) w.pool.release(b.index(), std::move(acquired.conn));
       co_return done;
     }
-    if (!filters && (bodyless || (length && !p.chunked()))) {
+    if (!filters && !shaper && (bodyless || (length && !p.chunked()))) {
       // Same framing as the backend: Content-Length (or no body).
       client.ctx.status = status;
       auto out = response_head_start(status, client);
@@ -463,10 +492,11 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
         }
       }
     } else {
+      if (shaper) headers = "Content-Type: " + std::string(shaper->stream_content_type()) + "\r\n";
       co_await client.begin_chunked(status, headers);
       if (!client.broken) {
         auto kind = sse ? framing::sse : framing::ndjson;
-        auto broke = co_await relay_body(w, client, c, p, sse || ndjson, kind, true, rs, b, wait, filters);
+        auto broke = co_await relay_body(w, client, c, p, sse || ndjson, kind, true, rs, b, wait, filters, shaper);
         if (!rs.blocked.empty()) {
           // A policy ended the stream: one error record, and the backend connection is dropped
           // (closing it stops the generation). Blocked before anything went out: an error answer.
@@ -478,7 +508,9 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
             co_return done;
           }
           if (!client.broken) {
-            co_await client.write_chunk(stream_error_record(req.route.flavor, sse, rs.blocked));
+            // Built before the co_await (GCC 12 and conditional temporaries).
+            std::string last = shaper ? shaper->error_record(rs.blocked) : stream_error_record(req.route.flavor, sse, rs.blocked);
+            co_await client.write_chunk(last);
             co_await client.end_chunked();
           }
           co_return done;
@@ -508,7 +540,8 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
           log(log_level::warn, "stream broke after its first byte",
               {{"request_id", client.ctx.id}, {"backend", b.name()}, {"error", broke}});
           // The partial record (if any) is dropped: clients parse whole lines only.
-          co_await client.write_chunk(stream_error_record(req.route.flavor, sse, broke));
+          std::string last = shaper ? shaper->error_record(broke) : stream_error_record(req.route.flavor, sse, broke);
+          co_await client.write_chunk(last);
           co_await client.end_chunked();
           co_return done;
         }
@@ -531,7 +564,7 @@ net::awaitable<void> refresh_all_healthy(worker& w) {
 }
 
 net::awaitable<void> proxy_attempts(worker& w, downstream& client, const proxy_request& req, client_watch* watch) {
-  const auto& cfg = w.state.cfg();
+  const auto cfg = w.cfg();
   auto& metrics = w.state.metrics();
   auto& backends = w.state.backends();
   auto flavor = req.route.flavor;
@@ -549,7 +582,7 @@ net::awaitable<void> proxy_attempts(worker& w, downstream& client, const proxy_r
   std::vector<balancer_candidate> candidates;
   candidates.reserve(backends.size());
   byte_buffer own_buffer;  // only when the caller gave none
-  relay_state rs{client.relay ? *client.relay : own_buffer, {}, watch, {}, {}};
+  relay_state rs{client.relay ? *client.relay : own_buffer, {}, watch, {}, {}, {}};
   backend_mask tried = 0;
   attempt last;
   int max_attempts = 1 + cfg->ollama.max_retries;
@@ -613,6 +646,7 @@ void count_tokens(std::string_view tail, request_context& ctx) {
   if (tail.find("\"eval_count\"") != std::string_view::npos || tail.find("\"prompt_eval_count\"") != std::string_view::npos) {
     ctx.prompt_tokens = number_after(tail, "\"prompt_eval_count\"");
     ctx.completion_tokens = number_after(tail, "\"eval_count\"");
+    ctx.load_ns = number_after(tail, "\"load_duration\"");
   } else if (tail.find("\"usage\"") != std::string_view::npos) {
     ctx.prompt_tokens = number_after(tail, "\"prompt_tokens\"");
     ctx.completion_tokens = number_after(tail, "\"completion_tokens\"");
@@ -630,7 +664,7 @@ net::awaitable<backend_mask> backends_with_model(worker& w, const std::string& m
     co_await refresh_all_healthy(w);
   }
   has = w.catalog()->installed_on(model);
-  if (has || !allow_auto_pull || !w.state.cfg()->ollama.auto_pull) co_return has;
+  if (has || !allow_auto_pull || !w.cfg()->ollama.auto_pull) co_return has;
 
   // Auto-pull onto the least-loaded healthy backend.
   backend* target = nullptr;
@@ -643,7 +677,7 @@ net::awaitable<backend_mask> backends_with_model(worker& w, const std::string& m
   body["model"] = model;
   body["stream"] = true;
   std::string last_error;
-  auto reply = co_await fetch_lines(w, *target, "POST", "/api/pull", json::serialize(body), w.state.cfg()->ollama.timeout,
+  auto reply = co_await fetch_lines(w, *target, "POST", "/api/pull", json::serialize(body), w.cfg()->ollama.timeout,
                                     [&](std::string_view line) {
                                       if (line.find("\"error\"") != std::string_view::npos) last_error = line;
                                     });

@@ -1,12 +1,13 @@
 #include "gateway/route_table.hpp"
 
 #include <array>
+#include <string>
 
 namespace corral {
 
 namespace {
 
-enum : unsigned { GET = 1, HEAD = 2, POST = 4, DELETE = 8, ANY = 15 };
+enum : unsigned { GET = 1, HEAD = 2, POST = 4, DELETE = 8, PUT = 16, ANY = 31 };
 
 struct entry {
   std::string_view path;
@@ -45,11 +46,100 @@ constexpr std::array<entry, 27> exact_routes{{
     {"/api/signout", ANY, route_kind::passthrough, api_flavor::ollama},
 }};
 
+// /api/v1/*: one path may carry several operations, one per method.
+struct mgmt_entry {
+  std::string_view path;  // a trailing "{}" matches one path parameter (which may hold '/')
+  std::string_view label;
+  unsigned method;
+  mgmt_op op;
+  route_class cls;
+};
+
+constexpr std::array<mgmt_entry, 27> mgmt_routes{{
+    {"/api/v1/models", "/api/v1/models", GET, mgmt_op::models_list, route_class::fleet_read},
+    {"/api/v1/models/pull", "/api/v1/models/pull", POST, mgmt_op::models_pull, route_class::fleet_change},
+    {"/api/v1/models/copy", "/api/v1/models/copy", POST, mgmt_op::models_copy, route_class::fleet_change},
+    {"/api/v1/models/create", "/api/v1/models/create", POST, mgmt_op::models_create, route_class::fleet_change},
+    {"/api/v1/models/push", "/api/v1/models/push", POST, mgmt_op::models_push, route_class::fleet_change},
+    {"/api/v1/models/{}/info", "/api/v1/models/{model}/info", GET, mgmt_op::model_info, route_class::fleet_read},
+    {"/api/v1/models/{}", "/api/v1/models/{model}", GET, mgmt_op::model_get, route_class::fleet_read},
+    {"/api/v1/models/{}", "/api/v1/models/{model}", DELETE, mgmt_op::model_delete, route_class::fleet_change},
+    {"/api/v1/generate", "/api/v1/generate", POST, mgmt_op::generate, route_class::inference},
+    {"/api/v1/chat", "/api/v1/chat", POST, mgmt_op::chat, route_class::inference},
+    {"/api/v1/embeddings", "/api/v1/embeddings", POST, mgmt_op::embeddings, route_class::inference},
+    {"/api/v1/generate/stream", "/api/v1/generate/stream", POST, mgmt_op::generate_stream, route_class::inference},
+    {"/api/v1/chat/stream", "/api/v1/chat/stream", POST, mgmt_op::chat_stream, route_class::inference},
+    {"/api/v1/batch/generate", "/api/v1/batch/generate", POST, mgmt_op::batch_generate, route_class::inference},
+    {"/api/v1/batch/embeddings", "/api/v1/batch/embeddings", POST, mgmt_op::batch_embeddings, route_class::inference},
+    {"/api/v1/presets", "/api/v1/presets", GET, mgmt_op::presets_list, route_class::management},
+    {"/api/v1/presets", "/api/v1/presets", POST, mgmt_op::preset_create, route_class::management},
+    {"/api/v1/presets/{}", "/api/v1/presets/{preset}", GET, mgmt_op::preset_get, route_class::management},
+    {"/api/v1/presets/{}", "/api/v1/presets/{preset}", PUT, mgmt_op::preset_replace, route_class::management},
+    {"/api/v1/presets/{}", "/api/v1/presets/{preset}", DELETE, mgmt_op::preset_delete, route_class::management},
+    {"/api/v1/status", "/api/v1/status", GET, mgmt_op::status, route_class::management},
+    {"/api/v1/stats", "/api/v1/stats", GET, mgmt_op::stats, route_class::management},
+    {"/api/v1/config", "/api/v1/config", GET, mgmt_op::config_get, route_class::management},
+    {"/api/v1/config", "/api/v1/config", PUT, mgmt_op::config_put, route_class::management},
+    {"/api/v1/monitoring/performance", "/api/v1/monitoring/performance", GET, mgmt_op::performance,
+     route_class::management},
+    {"/api/v1/monitoring/usage", "/api/v1/monitoring/usage", GET, mgmt_op::usage, route_class::management},
+    {"", "", 0, mgmt_op::none, route_class::other},
+}};
+
+// Matches `path` against a pattern; `param` gets what "{}" matched.
+bool path_matches(std::string_view pattern, std::string_view path, std::string_view& param) {
+  auto brace = pattern.find("{}");
+  if (brace == std::string_view::npos) return pattern == path;
+  auto prefix = pattern.substr(0, brace);
+  auto suffix = pattern.substr(brace + 2);
+  if (path.size() <= prefix.size() + suffix.size() || !path.starts_with(prefix) || !path.ends_with(suffix)) return false;
+  param = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+  return true;
+}
+
+unsigned method_bit(std::string_view m);
+
+route_match match_management(std::string_view method, std::string_view path) {
+  unsigned bit = method_bit(method);
+  route_match m;
+  bool path_known = false;
+  for (const auto& e : mgmt_routes) {
+    if (e.path.empty()) break;
+    std::string_view param;
+    if (!path_matches(e.path, path, param)) continue;
+    // "/api/v1/models/{}" must not swallow "/api/v1/models/x/info" (listed before it).
+    if (!path_known) {
+      m.label = e.label;
+      m.path_param = param;
+      m.kind = route_kind::method_not_allowed;
+      path_known = true;
+    }
+    if (e.label != m.label) continue;
+    if (e.method & bit) {
+      m.kind = route_kind::management;
+      m.op = e.op;
+      return m;
+    }
+  }
+  return m;
+}
+
+route_class management_class(mgmt_op op) {
+  for (const auto& e : mgmt_routes)
+    if (e.op == op) return e.cls;
+  return route_class::management;
+}
+
+}  // namespace
+
+namespace {
+
 unsigned method_bit(std::string_view m) {
   if (m == "GET") return GET;
   if (m == "HEAD") return HEAD;
   if (m == "POST") return POST;
   if (m == "DELETE") return DELETE;
+  if (m == "PUT") return PUT;
   return 0;
 }
 
@@ -95,9 +185,11 @@ route_class class_of(const route_match& m) {
       if (m.label == "/api/me" || m.label == "/api/status") return route_class::fleet_read;
       // Signing the backends out of ollama.com, and whatever experimental routes do: an admin's.
       return route_class::fleet_change;
+    case route_kind::management:
+      return management_class(m.op);
     case route_kind::not_found:
     case route_kind::method_not_allowed:
-      return route_class::other;
+      return m.label.starts_with("/api/v1/") ? route_class::management : route_class::other;
   }
   return route_class::other;
 }
@@ -105,7 +197,29 @@ route_class class_of(const route_match& m) {
 bool is_route_label(std::string_view label) {
   for (const auto& e : exact_routes)
     if (e.path == label) return true;
+  for (const auto& e : mgmt_routes)
+    if (!e.label.empty() && e.label == label) return true;
   return label == "/v1/models/{model}" || label == "/api/blobs/{digest}" || label == "/api/experimental";
+}
+
+std::string percent_decode(std::string_view s) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+      i += 2;
+      continue;
+    }
+    out += s[i];
+  }
+  return out;
 }
 
 std::string_view path_of(std::string_view target) {
@@ -121,6 +235,10 @@ route_match match_route(std::string_view method, std::string_view path) {
     m.label = "OPTIONS";
     m.flavor = path.starts_with("/v1/") ? api_flavor::openai : api_flavor::ollama;
     return m;
+  }
+  if (path.starts_with("/api/v1/")) {
+    auto m = match_management(method, path);
+    if (m.kind != route_kind::not_found) return m;
   }
   unsigned bit = method_bit(method);
   for (const auto& e : exact_routes)

@@ -3,6 +3,8 @@
 #include "gateway/core/error_reply.hpp"
 #include "gateway/core/request_context.hpp"
 
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace corral {
@@ -24,15 +26,26 @@ enum class route_kind {
   copy,            // every backend that has the source
   primary,         // create, push, blobs: the primary backend (see fleet_routes.hpp)
   passthrough,     // other Ollama routes: by body model when present, else any healthy backend
+  management,      // /api/v1/*: route_match::op says which (management_routes.hpp)
   not_found,       // 404 page not found
   method_not_allowed,
+};
+
+// The management API's operations (/api/v1/*).
+enum class mgmt_op : std::uint8_t {
+  none,
+  models_list, model_get, model_info, model_delete, models_pull, models_copy, models_create, models_push,
+  generate, chat, embeddings, generate_stream, chat_stream, batch_generate, batch_embeddings,
+  presets_list, preset_create, preset_get, preset_replace, preset_delete,
+  status, stats, config_get, config_put, performance, usage,
 };
 
 struct route_match {
   route_kind kind = route_kind::not_found;
   std::string_view label = "other";  // for metrics and logs; static storage
   api_flavor flavor = api_flavor::ollama;
-  std::string_view path_param;       // /v1/models/{model}, /api/blobs/{digest}
+  std::string_view path_param;       // /v1/models/{model}, /api/blobs/{digest}, /api/v1/.../{name}
+  mgmt_op op = mgmt_op::none;        // route_kind::management only
 };
 
 // `path` excludes the query string.
@@ -43,6 +56,9 @@ route_class class_of(const route_match& m);
 
 // True when `label` is a route's label (what match_route returns, e.g. "/api/chat").
 bool is_route_label(std::string_view label);
+
+// Decodes %XX escapes (a path parameter such as a model name with '/' or ':').
+std::string percent_decode(std::string_view s);
 
 // Splits "path?query" → path.
 std::string_view path_of(std::string_view target);

@@ -4,7 +4,9 @@
 #include "gateway/config_reload.hpp"
 #include "gateway/gateway_state.hpp"
 #include "gateway/log.hpp"
+#include "gateway/management_models.hpp"
 #include "gateway/session.hpp"
+#include "gateway/usage_stats.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -34,6 +36,17 @@ tcp::acceptor open_listener(net::io_context& ioc, const tcp::endpoint& ep) {
   acc.bind(ep);
   acc.listen(net::socket_base::max_listen_connections);
   return acc;
+}
+
+// CPU and memory samples for /api/v1/monitoring/performance.
+net::awaitable<void> sample_process_usage(worker& w) {
+  net::steady_timer timer(w.ioc);
+  for (;;) {
+    w.state.usage().sample_process(std::chrono::system_clock::now());
+    timer.expires_after(std::chrono::seconds(5));
+    auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+    if (ec) co_return;
+  }
 }
 
 net::awaitable<void> accept_loop(worker& w, tcp::acceptor& acc) {
@@ -115,6 +128,9 @@ void run_server(std::shared_ptr<const config> cfg, std::string version, std::fun
 
   for (std::size_t i = 0; i < workers.size(); ++i)
     net::co_spawn(workers[i]->ioc, accept_loop(*workers[i], acceptors[i]), net::detached);
+  net::co_spawn(w0.ioc, sample_process_usage(w0), net::detached);
+  if (cfg->ollama.auto_pull && !cfg->ollama.models.empty())
+    net::co_spawn(w0.ioc, pull_configured_models(w0), net::detached);
   log(log_level::info, "corral is listening",
       {{"address", cfg->server.host + ":" + std::to_string(cfg->server.port)},
        {"threads", std::to_string(threads)},
@@ -137,9 +153,9 @@ void run_server(std::shared_ptr<const config> cfg, std::string version, std::fun
       continue;
     }
     try {
-      auto why = apply_reload(state, reread());
-      if (why.empty()) log(log_level::info, "configuration reloaded", {{"policies", state.chain()->describe()}});
-      else log(log_level::error, "configuration not reloaded", {{"error", why}});
+      auto update = apply_config(state, std::make_shared<const config>(reread()));
+      if (update.error.empty()) log(log_level::info, "configuration reloaded", {{"policies", state.chain()->describe()}});
+      else log(log_level::error, "configuration not reloaded", {{"error", update.error}});
     } catch (const std::exception& e) {
       log(log_level::error, "configuration not reloaded", {{"error", e.what()}});
     }

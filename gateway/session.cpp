@@ -6,7 +6,13 @@
 #include "gateway/downstream.hpp"
 #include "gateway/fleet_routes.hpp"
 #include "gateway/log.hpp"
+#include "gateway/management_inference.hpp"
+#include "gateway/management_routes.hpp"
+#include "gateway/presets.hpp"
+#include "gateway/preset_store.hpp"
 #include "gateway/proxy.hpp"
+#include "gateway/usage_stats.hpp"
+#include "gateway/request_admission.hpp"
 #include "gateway/route_table.hpp"
 #include "policies/policy_chain.hpp"
 
@@ -100,77 +106,6 @@ bool acceptable_request_id(std::string_view id) {
   return true;
 }
 
-bool is_hop_by_hop_request(std::string_view name) {
-  static constexpr std::array<std::string_view, 11> names{
-      "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade",
-      "content-length", "host", "expect", "x-request-id"};
-  for (auto n : names)
-    if (beast::iequals(n, name)) return true;
-  return false;
-}
-
-std::string percent_decode(std::string_view s) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-      i += 2;
-      continue;
-    }
-    out += s[i];
-  }
-  return out;
-}
-
-// True when `name` is listed in the Connection header's value (also hop-by-hop, RFC 9110 7.6.1).
-bool named_in_connection(std::string_view connection, std::string_view name) {
-  while (!connection.empty()) {
-    auto comma = connection.find(',');
-    auto token = connection.substr(0, comma);
-    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-    if (beast::iequals(token, name)) return true;
-    if (comma == std::string_view::npos) break;
-    connection.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
-// The client's headers as they go upstream: hop-by-hop ones dropped (also those the
-// Connection header names, and the credentials a policy consumed), the client's address
-// appended to X-Forwarded-For.
-template <class Fields>
-void forwarded_headers(const Fields& fields, const std::string& client_ip, std::string& out,
-                       const std::array<std::string_view, 2>& consumed = {}) {
-  out.clear();
-  std::string_view connection = fields[http::field::connection];
-  std::string_view prior_xff;
-  for (const auto& f : fields) {
-    auto name = f.name_string();
-    if (is_hop_by_hop_request(name) || (!connection.empty() && named_in_connection(connection, name))) continue;
-    if ((!consumed[0].empty() && beast::iequals(name, consumed[0])) ||
-        (!consumed[1].empty() && beast::iequals(name, consumed[1])))
-      continue;
-    if (beast::iequals(name, "x-forwarded-for")) {
-      prior_xff = f.value();
-      continue;
-    }
-    out.append(name).append(": ").append(f.value()).append("\r\n");
-  }
-  if (!client_ip.empty() || !prior_xff.empty()) {
-    out.append("X-Forwarded-For: ").append(prior_xff);
-    if (!prior_xff.empty() && !client_ip.empty()) out.append(", ");
-    out.append(client_ip).append("\r\n");
-  }
-}
-
 // The routing name of a JSON request: "model", else "name" ("source" for /api/copy).
 struct model_field {
   std::string normalized;
@@ -235,50 +170,6 @@ net::awaitable<void> serve_metrics(worker& w, downstream& client) {
   co_await client.reply(200, "text/plain; version=0.0.4; charset=utf-8", text);
 }
 
-std::string_view header_of(const void* fields, std::string_view name) {
-  const auto& f = *static_cast<const http::fields*>(fields);
-  auto it = f.find(name);
-  return it == f.end() ? std::string_view{} : std::string_view(it->value());
-}
-
-bool is_loopback(std::string_view ip) {
-  return ip.starts_with("127.") || ip == "::1" || ip.starts_with("::ffff:127.");
-}
-
-// Runs the chain's request hooks, then the rule for fleet-changing routes without API keys.
-// Returns true when it answered the client instead of letting the request go on.
-net::awaitable<bool> admit(const policy_chain& chain, downstream& client, const route_match& route,
-                           const http::fields& headers, std::string_view client_ip, json::object* body,
-                           bool& body_changed, std::array<std::string_view, 2>& consumed) {
-  auto& ctx = client.ctx;
-  if (!chain.empty()) {
-    policy_request preq(ctx);
-    preq.method = ctx.method;
-    preq.flavor = route.flavor;
-    preq.client_ip = client_ip;
-    preq.body = body;
-    preq.header_fn = header_of;
-    preq.headers = &headers;
-    auto v = co_await chain.on_request(preq);
-    if (v.rejected()) {
-      ctx.error = v.message;
-      co_await client.reply_error(route.flavor, v.status, v.message, v.headers);
-      co_return true;
-    }
-    body_changed = preq.body_changed;
-    consumed = preq.consumed_headers;
-  }
-  if (ctx.cls == route_class::fleet_change && !chain.has_api_keys() && !is_loopback(client_ip)) {
-    constexpr std::string_view why =
-        "fleet-changing routes are served to loopback clients only while no API keys are configured "
-        "(configure an auth policy with admin keys)";
-    ctx.error = why;
-    co_await client.reply_error(route.flavor, 403, why);
-    co_return true;
-  }
-  co_return false;
-}
-
 // Ollama decodes bodies with Go's encoding/json, which matches field names case-insensitively
 // and lets a later duplicate win: {"model":"a","MODEL":"b"} runs b. Policies check the exact
 // names, so a body that spells a field another way is refused when a chain is configured.
@@ -306,17 +197,53 @@ bool has_json_body(const route_match& route) {
       return true;
     case route_kind::primary:
       return route.label != "/api/blobs/{digest}";
+    case route_kind::management:
+      return management_takes_body(route.op);
     default:
       return false;
   }
 }
 
+bool is_management_inference(mgmt_op op) {
+  return op == mgmt_op::generate || op == mgmt_op::chat || op == mgmt_op::embeddings ||
+         op == mgmt_op::generate_stream || op == mgmt_op::chat_stream;
+}
+
+// The shape of a request on an Ollama or OpenAI inference route, for applying a preset.
+preset_route preset_route_of(std::string_view label) {
+  if (label == "/api/chat") return preset_route::ollama_chat;
+  if (label == "/api/embed" || label == "/api/embeddings") return preset_route::ollama_embed;
+  if (label == "/v1/chat/completions") return preset_route::openai_chat;
+  if (label == "/v1/completions") return preset_route::openai_completion;
+  if (label == "/v1/embeddings") return preset_route::openai_embeddings;
+  return preset_route::ollama_generate;
+}
+
+// A preset's virtual model name ("@coding") on an Ollama or OpenAI route: the body becomes the
+// preset's request. Returns "" or why not (the preset does not exist).
+std::string expand_virtual_model(worker& w, const route_match& route, json::object& body, request_context& ctx) {
+  auto* m = body.if_contains("model");
+  if (!m || !m->is_string()) return {};
+  auto name = preset_of_model_name(m->get_string());
+  if (!name) return {};
+  auto presets = w.state.presets().snapshot();
+  const preset* p = presets->find(*name);
+  if (!p) return "model \"" + std::string(m->get_string()) + "\" not found: there is no preset named '" + std::string(*name) + "'";
+  if (route.kind == route_kind::show) body["model"] = p->model;
+  else apply_preset(*p, body, preset_route_of(route.label));
+  ctx.preset = p->name;
+  return {};
+}
+
+void finish(worker& w, request_context& ctx, const policy_chain& chain);
+
 // Dispatches one complete request: reads what policies need (the JSON body, the model), runs the
 // policy chain, then serves the route.
 net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http::string_body>& req,
                               const route_match& route, std::string& forwarded, const std::string& client_ip,
-                              const policy_chain& chain) {
+                              const std::shared_ptr<const policy_chain>& chain_ptr) {
   auto& ctx = client.ctx;
+  const policy_chain& chain = *chain_ptr;
 
   // The body is parsed before the chain runs (policies see it), but a parse error is answered
   // after it: a client without a valid key learns nothing about its request.
@@ -325,6 +252,8 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
   json::value parsed;
   json::object* body = nullptr;
   std::string body_error;
+  unsigned body_status = 400;
+  bool rewrite = false;  // corral changed the body (a preset): it goes upstream re-serialized
   bool json_route = has_json_body(route);
   if (json_route || (route.kind == route_kind::passthrough && !req.body().empty())) {
     boost::system::error_code ec;
@@ -345,16 +274,46 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
       if (body)
         if (auto* m = body->if_contains("model"); m && m->is_string() && is_valid_model_name(m->get_string()))
           ctx.model = normalize_model_name(m->get_string());
-    } else if (body) {
-      auto model = model_from(*body, route.kind);
-      if (model.error.empty()) ctx.model = model.normalized;
-      else body_error = model.error;
+    } else if (body && route.kind != route_kind::management) {
+      if (route.kind == route_kind::inference || route.kind == route_kind::show) {
+        body_error = expand_virtual_model(w, route, *body, ctx);
+        if (!body_error.empty()) body_status = 404;
+        rewrite = !ctx.preset.empty();
+      }
+      if (body_error.empty()) {
+        auto model = model_from(*body, route.kind);
+        if (model.error.empty()) ctx.model = model.normalized;
+        else body_error = model.error;
+      }
+    }
+  }
+  // Management inference: translated into Ollama's request, which the chain then sees.
+  inference_plan plan;
+  if (route.kind == route_kind::management && body && body_error.empty() && is_management_inference(route.op)) {
+    plan = plan_inference(kind_of(route.op), streams(route.op), *body, *w.state.presets().snapshot(), w.cfg()->ollama);
+    if (plan.status) {
+      body_error = plan.error;
+      body_status = plan.status;
+    } else {
+      ctx.model = plan.model;
+      ctx.preset = plan.preset;
+      ctx.api_route = plan.api_route;
+      body = &plan.body;
+      rewrite = true;
     }
   }
   std::string v1_model_name;
+  const preset* v1_preset = nullptr;
+  std::shared_ptr<const preset_set> preset_snapshot;
   if (route.kind == route_kind::v1_model) {
     v1_model_name = percent_decode(route.path_param);
-    if (is_valid_model_name(v1_model_name)) ctx.model = normalize_model_name(v1_model_name);
+    if (auto name = preset_of_model_name(v1_model_name)) {
+      preset_snapshot = w.state.presets().snapshot();
+      v1_preset = preset_snapshot->find(*name);
+      if (v1_preset) ctx.model = normalize_model_name(v1_preset->model);
+    } else if (is_valid_model_name(v1_model_name)) {
+      ctx.model = normalize_model_name(v1_model_name);
+    }
   }
 
   if (!chain.empty() && body && body_error.empty()) body_error = case_variant_field(*body);
@@ -364,7 +323,7 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
                                  body_changed, consumed);
   if (answered) co_return;
   std::string rewritten_body;
-  if (body_changed && body) rewritten_body = json::serialize(*body);
+  if ((body_changed || rewrite) && body) rewritten_body = json::serialize(*body);
   if (!chain.empty() && chain.filters_responses(ctx)) {
     if (route.kind == route_kind::passthrough) {
       // The output filter knows Ollama's and OpenAI's chat/completion records, not these
@@ -421,7 +380,42 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
   preq.route = route;
   preq.model = ctx.model;
 
+  if (route.kind == route_kind::management) {
+    if (!body_error.empty()) {
+      co_await client.reply_error(api_flavor::ollama, body_status, body_error);
+      co_return;
+    }
+    if (route.op == mgmt_op::batch_generate || route.op == mgmt_op::batch_embeddings) {
+      batch_env env{req.base(), client_ip, chain_ptr, [&w, chain_ptr](request_context& c) { finish(w, c, *chain_ptr); }};
+      co_await serve_batch(w, client, *body, kind_of(route.op), route, std::move(env));
+      co_return;
+    }
+    if (!is_management_inference(route.op)) {
+      auto target = std::string_view(req.target());
+      auto q = target.find('?');
+      std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+      co_await serve_management(w, client, route, body, query);
+      co_return;
+    }
+    bool sse = std::string_view(req[http::field::accept]).find("text/event-stream") != std::string_view::npos;
+    auto shaper = make_inference_shaper(kind_of(route.op), streams(route.op), sse, ctx);
+    client.shaper = shaper.get();
+    preq.target = plan.api_route;
+    preq.route = route_match{route_kind::inference, route.label, api_flavor::ollama, {}, mgmt_op::none};
+    co_await proxy(w, client, preq);
+    co_return;
+  }
+
   if (route.kind == route_kind::v1_model) {
+    if (v1_preset) {
+      json::object o;
+      o["id"] = v1_model_name;
+      o["object"] = "model";
+      o["created"] = 0;
+      o["owned_by"] = "corral-preset";
+      co_await client.reply(200, "application/json; charset=utf-8", json::serialize(o));
+      co_return;
+    }
     if (ctx.model.empty()) {
       co_await client.reply_error(api_flavor::openai, 404, "model \"" + v1_model_name + "\" not found");
       co_return;
@@ -444,7 +438,7 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
 
   // JSON routes: the body names the model.
   if (!body_error.empty()) {
-    co_await client.reply_error(route.flavor, 400, body_error);
+    co_await client.reply_error(route.flavor, body_status, body_error);
     co_return;
   }
 
@@ -521,6 +515,10 @@ net::awaitable<void> reject_and_close(worker& w, beast::tcp_stream& stream, beas
   (void)w;
 }
 
+}  // namespace
+
+namespace {
+
 void finish(worker& w, request_context& ctx, const policy_chain& chain) {
   ctx.done = request_context::clock::now();
   using secs = std::chrono::duration<double>;
@@ -534,8 +532,22 @@ void finish(worker& w, request_context& ctx, const policy_chain& chain) {
   s.prompt_tokens = ctx.prompt_tokens;
   s.completion_tokens = ctx.completion_tokens;
   w.state.metrics().record(static_cast<std::size_t>(w.index), s);
+  usage_sample u;
+  u.at = std::chrono::system_clock::now();
+  u.route = s.route;
+  u.model = s.model;
+  u.preset = ctx.preset;
+  if (ctx.who) u.key = ctx.who->key_name;
+  u.backend = ctx.backend;
+  u.status = ctx.status;
+  u.duration_s = s.duration_s;
+  u.ttft_s = s.ttfb_s;
+  u.load_s = ctx.load_ns ? static_cast<double>(ctx.load_ns) / 1e9 : -1;
+  u.prompt_tokens = ctx.prompt_tokens;
+  u.completion_tokens = ctx.completion_tokens;
+  w.state.usage().record(static_cast<std::size_t>(w.index), u);
   if (!chain.empty()) chain.on_complete(ctx);
-  write_access_log(ctx, w.state.cfg()->log.access_log);
+  write_access_log(ctx, w.cfg()->log.access_log);
 }
 
 }  // namespace
@@ -553,10 +565,10 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
   read_deadline deadline(stream.get_executor(), stream.socket());
   stream.socket().non_blocking(true, ec);
   byte_buffer relay;  // reused by every request of this connection
-  wait_deadline send_deadline(stream.get_executor(), stream.socket(), w.state.cfg()->server.send_timeout);
+  wait_deadline send_deadline(stream.get_executor(), stream.socket(), w.cfg()->server.send_timeout);
 
   for (;;) {
-    const auto& cfg = w.state.cfg();
+    const auto cfg = w.cfg();
     const auto& sc = cfg->server;
     if (buffer.size() == 0) {
       // Idle keep-alive: wait for the next request's first bytes.
@@ -618,6 +630,7 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     const auto& head = head_parser.get();
     auto route = match_route(head.method_string(), path_of(head.target()));
     ctx.route = route.label;
+    ctx.api_route = route.label;
     ctx.cls = class_of(route);
     ctx.target = std::string(head.target());
     if (auto id = head["X-Request-Id"]; acceptable_request_id(id)) ctx.id = std::string(id);
@@ -701,7 +714,7 @@ net::awaitable<void> run_session(worker& w, tcp::socket socket) {
     client.keep_alive = req.keep_alive() && !w.state.stopping.load(std::memory_order_relaxed);
     client.head_only = req.method() == http::verb::head;
     client.http10 = req.version() < 11;
-    co_await dispatch(w, client, req, route, forwarded, client_ip, *chain);
+    co_await dispatch(w, client, req, route, forwarded, client_ip, chain);
     finish(w, ctx, *chain);
     if (relay.size > 64 * 1024) relay = byte_buffer{};  // one huge record must not pin memory
     if (client.broken || !client.keep_alive || w.state.stopping.load(std::memory_order_relaxed)) {

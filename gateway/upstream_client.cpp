@@ -52,7 +52,7 @@ struct sent_request {
 net::awaitable<sent_request> send_request(worker& w, const backend& b, const std::string& head, std::string_view body,
                                           millis timeout) {
   sent_request out;
-  auto acquired = co_await w.pool.acquire(b, w.state.cfg()->ollama.connect_timeout);
+  auto acquired = co_await w.pool.acquire(b, w.cfg()->ollama.connect_timeout);
   if (acquired.ec) {
     out.failure.ec = acquired.ec;
     out.failure.kind = acquired.ec == beast::error::timeout ? upstream_error_kind::timeout : upstream_error_kind::connect;

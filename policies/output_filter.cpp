@@ -177,7 +177,7 @@ class output_filter final : public policy {
     if (rules_->empty()) return;
     auto format = format_of(head.content_type);
     // Embeddings carry numbers, not text: never worth holding a whole (possibly huge) body for.
-    bool embeddings = ctx.route == "/api/embed" || ctx.route == "/api/embeddings" || ctx.route == "/v1/embeddings";
+    bool embeddings = ctx.api_route == "/api/embed" || ctx.api_route == "/api/embeddings" || ctx.api_route == "/v1/embeddings";
     if (head.status == 200 && format && !embeddings) {
       make_state<filter_state>(ctx);
     } else if (state<filter_state>(ctx)) {

@@ -172,14 +172,14 @@ class validation final : public policy {
 
  private:
   verdict check(policy_request& req) const {
-    if (!req.body || !has_request_schema(req.ctx.route)) return verdict::next();
+    if (!req.body || !has_request_schema(req.ctx.api_route)) return verdict::next();
     const request_limits& limits = limits_for(*req.body);
     if (req.ctx.bytes_in > limits.max_body_bytes) {
       decide(req.ctx, decide_reject, "body");
       return verdict::reject(413, "request body: " + std::to_string(req.ctx.bytes_in) +
                                       " bytes is over the limit of " + std::to_string(limits.max_body_bytes));
     }
-    auto violation = check_request(req.ctx.route, *req.body, limits);
+    auto violation = check_request(req.ctx.api_route, *req.body, limits);
     if (!violation) {
       decide(req.ctx, decide_pass);
       return verdict::next();

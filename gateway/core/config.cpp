@@ -1,6 +1,11 @@
 #include "gateway/core/config.hpp"
 
+#include "gateway/core/model_name.hpp"
+
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
 #include <boost/json/value.hpp>
 #include <yaml-cpp/yaml.h>
 
@@ -20,20 +25,24 @@
 
 namespace corral {
 
+namespace json = boost::json;
+
 namespace {
 
 constexpr std::uint16_t ollama_default_port = 11434;
 constexpr long long no_upper_bound = std::numeric_limits<long long>::max();
 
 // The variables apply_env_overrides understands; read_process_env reads exactly these.
-constexpr std::array<const char*, 8> env_names{"PORT",
-                                               "HOST",
-                                               "OLLAMA_BASE_URL",
-                                               "OLLAMA_TIMEOUT",
-                                               "OLLAMA_MAX_RETRIES",
-                                               "OLLAMA_AUTO_PULL",
-                                               "OLLAMA_MAX_CONCURRENT",
-                                               "LOG_LEVEL"};
+constexpr std::array<const char*, 10> env_names{"PORT",
+                                                "HOST",
+                                                "OLLAMA_BASE_URL",
+                                                "OLLAMA_TIMEOUT",
+                                                "OLLAMA_MAX_RETRIES",
+                                                "OLLAMA_AUTO_PULL",
+                                                "OLLAMA_MAX_CONCURRENT",
+                                                "OLLAMA_DEFAULT_MODEL",
+                                                "OLLAMA_EMBEDDING_MODEL",
+                                                "LOG_LEVEL"};
 
 std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
 
@@ -82,6 +91,15 @@ millis to_duration(std::string_view text, std::string_view what) {
     fail(what,
          "expected a duration above 0 such as '300ms', '60s' or '1m30s', got " + in_quotes(text));
   return *d;
+}
+
+constexpr std::string_view model_name_expectation =
+    "expected a model name such as 'llama3.2' or 'library/mistral:7b'";
+
+std::string to_model_name(std::string_view text, std::string_view what) {
+  if (!is_valid_model_name(text))
+    fail(what, std::string(model_name_expectation) + ", got " + in_quotes(text));
+  return std::string(text);
 }
 
 std::optional<log_level> to_log_level(std::string_view text) {
@@ -345,6 +363,31 @@ void read_server(std::string_view source, const entry& section, server_config& s
   });
 }
 
+// A list whose items are all commented out reads as empty, as `policies:` does.
+std::vector<std::string> read_models(std::string_view source, const entry& e) {
+  std::vector<std::string> models;
+  if (e.value.IsNull()) return models;
+  if (!e.value.IsSequence())
+    fail(e.what, "expected a list of model names, got " + describe(e.value));
+  for (std::size_t i = 0; i < e.value.size(); ++i) {
+    const entry item = element(source, e, i);
+    std::string name = to_model_name(scalar(item, model_name_expectation), item.what);
+    // Ollama resolves "Llama2" and "llama2:latest" to one model: listing both is a slip.
+    for (const std::string& other : models)
+      if (normalize_model_name(other) == normalize_model_name(name))
+        fail(item.what, "duplicate model " + in_quotes(name) + ", the same as " + in_quotes(other));
+    models.push_back(std::move(name));
+  }
+  return models;
+}
+
+// default_model and embedding_model: '' says "none" explicitly; an empty value (null) is an
+// error like any other key left without a value.
+std::string read_optional_model_name(const entry& e) {
+  const std::string& text = scalar(e, std::string(model_name_expectation) + ", or '' for none");
+  return text.empty() ? std::string() : to_model_name(text, e.what);
+}
+
 void read_ollama(std::string_view source, const entry& section, ollama_config& o) {
   bool have_backends = false;  // from base_url or backends, never both
   for_each_key(source, section, [&](std::string_view key, const entry& v) {
@@ -367,6 +410,12 @@ void read_ollama(std::string_view source, const entry& section, ollama_config& o
       o.auto_pull = read_bool(v);
     } else if (key == "max_concurrent") {
       o.max_concurrent = static_cast<int>(read_integer(v, 0, 100'000));
+    } else if (key == "models") {
+      o.models = read_models(source, v);
+    } else if (key == "default_model") {
+      o.default_model = read_optional_model_name(v);
+    } else if (key == "embedding_model") {
+      o.embedding_model = read_optional_model_name(v);
     } else {
       return false;
     }
@@ -417,7 +466,19 @@ void read_log(std::string_view source, const entry& section, log_config& l) {
   });
 }
 
-// A YAML value as JSON, for policy options: quoted scalars stay strings; plain ones become
+void read_management(std::string_view source, const entry& section, management_config& m) {
+  for_each_key(source, section, [&](std::string_view key, const entry& v) {
+    if (key == "state_dir")
+      m.state_dir = scalar(v, "expected a directory, or '' for the default location");
+    else if (key == "batch_max_items")
+      m.batch_max_items = static_cast<int>(read_integer(v, 1, 100'000));
+    else
+      return false;
+    return true;
+  });
+}
+
+// A YAML value as JSON, for policy options and presets: quoted scalars stay strings; plain ones become
 // null, booleans or numbers when they read as such.
 boost::json::value to_json(std::string_view source, const YAML::Node& n, const std::string& path) {
   if (n.IsNull()) return nullptr;
@@ -479,7 +540,7 @@ void read_policies(std::string_view source, const entry& e, std::vector<policy_s
         if (!v.value.IsSequence()) fail(v.what, "expected a list of route classes or routes, got " + describe(v.value));
         for (std::size_t j = 0; j < v.value.size(); ++j) spec.routes.push_back(read_string(element(source, v, j)));
       } else {
-        options[key] = to_json(source, v.value, std::string(key));
+        options[key] = to_json(source, v.value, v.path);
       }
       return true;
     });
@@ -493,13 +554,28 @@ void read_policies(std::string_view source, const entry& e, std::vector<policy_s
   }
 }
 
+// Presets are kept as written; the presets module checks their fields (and names `where`).
+void read_presets(std::string_view source, const entry& e, std::vector<preset_spec>& out) {
+  out.clear();
+  if (e.value.IsNull()) return;
+  if (!e.value.IsSequence())
+    fail(e.what, "expected a list of presets ({name: ..., model: ..., ...}), got " + describe(e.value));
+  for (std::size_t i = 0; i < e.value.size(); ++i) {
+    const entry item = element(source, e, i);
+    if (!item.value.IsMap()) fail(item.what, "expected a mapping, got " + describe(item.value));
+    out.push_back(preset_spec{
+        item.what, std::make_shared<const json::object>(
+                       std::move(to_json(source, item.value, item.path).as_object()))});
+  }
+}
+
 void read_document(const YAML::Node& root, config& cfg) {
   const std::string_view source = cfg.source;
   if (root.IsNull()) return;  // an empty file: the defaults
   if (!root.IsMap())
     throw config_error(location(source, root.Mark()) +
-                       "expected a mapping of sections (server, ollama, upstream, log, policies) at the "
-                       "top level, got " +
+                       "expected a mapping of sections (server, ollama, upstream, log, management, "
+                       "policies, presets) at the top level, got " +
                        describe(root));
   for_each_key(source, entry{root, "", std::string(source)},
                [&](std::string_view key, const entry& v) {
@@ -511,8 +587,12 @@ void read_document(const YAML::Node& root, config& cfg) {
                    read_upstream(source, v, cfg.upstream);
                  else if (key == "log")
                    read_log(source, v, cfg.log);
+                 else if (key == "management")
+                   read_management(source, v, cfg.management);
                  else if (key == "policies")
                    read_policies(source, v, cfg.policies);
+                 else if (key == "presets")
+                   read_presets(source, v, cfg.presets);
                  else
                    return false;
                  return true;
@@ -579,6 +659,10 @@ void apply_env_overrides(config& cfg, const std::map<std::string, std::string>& 
   if (const auto v = value("OLLAMA_MAX_CONCURRENT"))
     cfg.ollama.max_concurrent =
         static_cast<int>(to_integer(*v, 0, 100'000, what("OLLAMA_MAX_CONCURRENT")));
+  if (const auto v = value("OLLAMA_DEFAULT_MODEL"))
+    cfg.ollama.default_model = to_model_name(*v, what("OLLAMA_DEFAULT_MODEL"));
+  if (const auto v = value("OLLAMA_EMBEDDING_MODEL"))
+    cfg.ollama.embedding_model = to_model_name(*v, what("OLLAMA_EMBEDDING_MODEL"));
   if (const auto v = value("LOG_LEVEL")) {
     const std::string text = lower(*v);
     const auto level = to_log_level(text == "warning" ? "warn" : text);

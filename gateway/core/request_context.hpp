@@ -51,8 +51,12 @@ struct request_context {
   std::string_view method;
   std::string target;
   std::string_view route;      // route label for metrics and logs ("/api/chat", "other")
+  // The Ollama or OpenAI route whose body shape the request has, for policies that read bodies:
+  // the route itself, except for /api/v1 inference, which is translated to Ollama's.
+  std::string_view api_route;
   route_class cls = route_class::other;
   std::string model;           // normalized, when the request names one
+  std::string preset;          // the preset it ran with ("" when none)
   std::string backend;         // name of the backend that served it ("" if none)
   unsigned status = 0;
   std::uint64_t bytes_in = 0;  // request body
@@ -60,6 +64,7 @@ struct request_context {
   int attempts = 0;            // backends tried
   std::uint64_t prompt_tokens = 0;
   std::uint64_t completion_tokens = 0;
+  std::uint64_t load_ns = 0;   // Ollama's load_duration (a model loaded for this request)
   std::string error;           // what went wrong, for the log ("" when nothing did)
   unsigned worker = 0;         // the worker thread serving it (metric shards)
   std::shared_ptr<const identity> who;  // set by the auth policy; null when auth is off

@@ -1,6 +1,13 @@
 #include "gateway/core/config.hpp"
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include <cstdlib>
 #include <string>
@@ -47,7 +54,38 @@ class config_test : public ::testing::Test {
     return {};
   }
 
-  // Every field but `source`: the config structs have no operator==.
+  static boost::json::object json_of(std::string_view text) {
+    return boost::json::parse(text).as_object();
+  }
+
+  static std::string document_error_of(std::string_view json_text) {
+    try {
+      parse_config_document(json_of(json_text), "PUT");
+    } catch (const config_error& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << "no config_error for:\n" << json_text;
+    return {};
+  }
+
+  static std::string merge_error_of(std::string_view base_text, std::string_view patch_text) {
+    boost::json::object base = json_of(base_text);
+    try {
+      merge_config_document(base, json_of(patch_text));
+    } catch (const config_error& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << "no config_error for the patch " << patch_text;
+    return {};
+  }
+
+  static std::string merged(std::string_view base_text, std::string_view patch_text) {
+    boost::json::object base = json_of(base_text);
+    merge_config_document(base, json_of(patch_text));
+    return boost::json::serialize(base);
+  }
+
+  // Every field but `source` and the `where` of policies and presets (they name lines).
   static void expect_same(const config& a, const config& b) {
     EXPECT_EQ(a.server.host, b.server.host);
     EXPECT_EQ(a.server.port, b.server.port);
@@ -72,13 +110,96 @@ class config_test : public ::testing::Test {
     EXPECT_EQ(a.ollama.auto_pull, b.ollama.auto_pull);
     EXPECT_EQ(a.ollama.max_concurrent, b.ollama.max_concurrent);
     EXPECT_EQ(a.ollama.health_check_period, b.ollama.health_check_period);
+    EXPECT_EQ(a.ollama.models, b.ollama.models);
+    EXPECT_EQ(a.ollama.default_model, b.ollama.default_model);
+    EXPECT_EQ(a.ollama.embedding_model, b.ollama.embedding_model);
     EXPECT_EQ(a.upstream.max_idle_per_backend, b.upstream.max_idle_per_backend);
     EXPECT_EQ(a.upstream.eject_after_failures, b.upstream.eject_after_failures);
     EXPECT_EQ(a.upstream.eject_base, b.upstream.eject_base);
     EXPECT_EQ(a.upstream.eject_max, b.upstream.eject_max);
     EXPECT_EQ(a.log.level, b.log.level);
     EXPECT_EQ(a.log.access_log, b.log.access_log);
+    EXPECT_EQ(a.management.state_dir, b.management.state_dir);
+    EXPECT_EQ(a.management.batch_max_items, b.management.batch_max_items);
+    ASSERT_EQ(a.policies.size(), b.policies.size());
+    for (std::size_t i = 0; i < a.policies.size(); ++i) {
+      EXPECT_EQ(a.policies[i].type, b.policies[i].type);
+      EXPECT_EQ(a.policies[i].name, b.policies[i].name);
+      EXPECT_EQ(a.policies[i].routes, b.policies[i].routes);
+      ASSERT_TRUE(a.policies[i].options && b.policies[i].options);
+      EXPECT_EQ(*a.policies[i].options, *b.policies[i].options);
+    }
+    ASSERT_EQ(a.presets.size(), b.presets.size());
+    for (std::size_t i = 0; i < a.presets.size(); ++i) {
+      ASSERT_TRUE(a.presets[i].fields && b.presets[i].fields);
+      EXPECT_EQ(*a.presets[i].fields, *b.presets[i].fields);
+    }
   }
+
+  // A configuration with a value other than the default in every section, policies with
+  // secrets, and presets whose strings look like numbers and booleans.
+  static constexpr std::string_view full_yaml = R"(
+server:
+  host: 127.0.0.1
+  port: 8080
+  threads: 4
+  max_header_bytes: 8192
+  max_body_bytes: 1048576
+  header_timeout: 5s
+  body_timeout: 1m30s
+  keepalive_timeout: 2m
+  send_timeout: 45s
+ollama:
+  backends:
+    - url: http://gpu1:11434
+      name: big
+      weight: 10
+    - url: http://[fd00::2]:11500
+  timeout: 90s
+  connect_timeout: 250ms
+  health_check_period: 1.5s
+  max_retries: 0
+  auto_pull: true
+  max_concurrent: 8
+  models: [llama3.2, "123", library/mistral:7b]
+  default_model: llama3.2
+  embedding_model: nomic-embed-text
+upstream:
+  max_idle_per_backend: 16
+  eject_after_failures: 5
+  eject_base: 2s
+  eject_max: 1m
+log:
+  level: debug
+  access_log: false
+management:
+  state_dir: /var/lib/corral
+  batch_max_items: 250
+policies:
+  - type: auth
+    routes: [inference, /api/chat]
+    header: X-API-Key
+    keys:
+      - name: ops
+        hash: "sha256:81d5958ea2799a62716f71aa7e3c2f275f31e9d8a1908e785838a10b00fbaa4c"
+        role: admin
+  - type: validation
+    name: strict
+    max_messages: 256
+    options:
+      temperature: {min: 0, max: 1.5}
+presets:
+  - name: coder
+    model: codellama
+    temperature: 1.0
+    max_tokens: 512
+    system_prompt: "Say \"why\", not just what.\n\tTabs and unicode: \u00e9 ✓"
+    options: {seed: 42, stop: ["\n\n"], mirostat: null}
+  - name: "123"
+    model: "456"
+    description: "true"
+    api_token: s3cr3t
+)";
 };
 
 // --- defaults and valid documents
@@ -198,6 +319,103 @@ TEST_F(config_test, booleans_accept_what_yaml_cpp_accepts) {
             "test.yaml:2: log.access_log: expected true or false, got 'maybe'");
 }
 
+TEST_F(config_test, seed_ollama_block_is_accepted_as_written) {
+  const config cfg = parse(R"(
+ollama:
+  base_url: "http://localhost:11434"
+  timeout: 300
+  max_retries: 3
+  models:
+    - "llama2"
+    - "codellama"
+    - "mistral"
+  default_model: "llama2"
+  auto_pull: true
+  embedding_model: "nomic-embed-text"
+  max_concurrent: 4
+  health_check_period: 30
+)");
+  EXPECT_EQ(cfg.ollama.backends, default_config().ollama.backends);
+  EXPECT_EQ(cfg.ollama.timeout, 300s);
+  EXPECT_EQ(cfg.ollama.max_retries, 3);
+  EXPECT_EQ(cfg.ollama.models, (std::vector<std::string>{"llama2", "codellama", "mistral"}));
+  EXPECT_EQ(cfg.ollama.default_model, "llama2");
+  EXPECT_TRUE(cfg.ollama.auto_pull);
+  EXPECT_EQ(cfg.ollama.embedding_model, "nomic-embed-text");
+  EXPECT_EQ(cfg.ollama.max_concurrent, 4);
+  EXPECT_EQ(cfg.ollama.health_check_period, 30s);
+}
+
+TEST_F(config_test, default_and_embedding_model_may_be_empty_for_none) {
+  const config cfg = parse("ollama:\n  default_model: ''\n  embedding_model: \"\"\n  models: []\n");
+  EXPECT_EQ(cfg.ollama.default_model, "");
+  EXPECT_EQ(cfg.ollama.embedding_model, "");
+  EXPECT_TRUE(cfg.ollama.models.empty());
+  EXPECT_TRUE(parse("ollama:\n  models:\n").ollama.models.empty());
+}
+
+TEST_F(config_test, model_names_are_checked_naming_the_key) {
+  const std::string expected = "expected a model name such as 'llama3.2' or 'library/mistral:7b'";
+  EXPECT_EQ(error_of("ollama:\n  models:\n    - llama2\n    - 'bad name'\n"),
+            "test.yaml:4: ollama.models[1]: " + expected + ", got 'bad name'");
+  EXPECT_EQ(error_of("ollama:\n  models: [llama2, [x]]\n"),
+            "test.yaml:2: ollama.models[1]: " + expected + ", got a list");
+  EXPECT_EQ(error_of("ollama:\n  models: llama2\n"),
+            "test.yaml:2: ollama.models: expected a list of model names, got 'llama2'");
+  EXPECT_EQ(error_of("ollama:\n  models: [Llama2, 'llama2:latest']\n"),
+            "test.yaml:2: ollama.models[1]: duplicate model 'llama2:latest', the same as 'Llama2'");
+  EXPECT_EQ(error_of("ollama:\n  default_model: -x\n"),
+            "test.yaml:2: ollama.default_model: " + expected + ", got '-x'");
+  EXPECT_EQ(error_of("ollama:\n  embedding_model:\n"),
+            "test.yaml:2: ollama.embedding_model: " + expected + ", or '' for none, got nothing");
+}
+
+TEST_F(config_test, management_section_sets_state_dir_and_batch_cap) {
+  const config defaults = default_config();
+  EXPECT_EQ(defaults.management.state_dir, "");
+  EXPECT_EQ(defaults.management.batch_max_items, 100);
+  const config cfg = parse("management:\n  state_dir: /var/lib/corral\n  batch_max_items: 100000\n");
+  EXPECT_EQ(cfg.management.state_dir, "/var/lib/corral");
+  EXPECT_EQ(cfg.management.batch_max_items, 100000);
+  EXPECT_EQ(parse("management:\n  state_dir: ''\n").management.state_dir, "");
+  EXPECT_EQ(error_of("management:\n  batch_max_items: 0\n"),
+            "test.yaml:2: management.batch_max_items: expected an integer from 1 to 100000, got '0'");
+  EXPECT_EQ(error_of("management:\n  state_dir:\n"),
+            "test.yaml:2: management.state_dir: expected a directory, or '' for the default "
+            "location, got nothing");
+  EXPECT_EQ(error_of("management:\n  batch_size: 5\n"),
+            "test.yaml:2: unknown key 'management.batch_size'");
+}
+
+TEST_F(config_test, presets_are_kept_as_written_with_where_they_are) {
+  const config cfg = parse(
+      "presets:\n  - name: coder\n    model: codellama\n    temperature: 0.1\n"
+      "  - {name: \"42\", template: 'Hi {who}', options: {seed: 7}}\n");
+  ASSERT_EQ(cfg.presets.size(), 2u);
+  EXPECT_EQ(cfg.presets[0].where, "test.yaml:2: presets[0]");
+  EXPECT_EQ(*cfg.presets[0].fields,
+            json_of(R"({"name":"coder","model":"codellama","temperature":0.1})"));
+  EXPECT_EQ(cfg.presets[1].where, "test.yaml:5: presets[1]");
+  EXPECT_EQ(*cfg.presets[1].fields,
+            json_of(R"({"name":"42","template":"Hi {who}","options":{"seed":7}})"));
+  EXPECT_TRUE(parse("presets:\n").presets.empty());
+}
+
+TEST_F(config_test, presets_must_be_a_list_of_mappings) {
+  EXPECT_EQ(error_of("presets:\n  coder: {model: x}\n"),
+            "test.yaml:2: presets: expected a list of presets ({name: ..., model: ..., ...}), got "
+            "a mapping");
+  EXPECT_EQ(error_of("presets:\n  - {name: a}\n  - b\n"),
+            "test.yaml:3: presets[1]: expected a mapping, got 'b'");
+  EXPECT_EQ(error_of("presets:\n  - name: a\n    name: b\n"),
+            "test.yaml:3: duplicate key 'presets[0].name'");
+}
+
+TEST_F(config_test, policy_option_errors_name_the_whole_path) {
+  EXPECT_EQ(error_of("policies:\n  - type: validation\n    options: {temperature: {max: 1, max: 2}}\n"),
+            "test.yaml:3: duplicate key 'policies[0].options.temperature.max'");
+}
+
 // --- errors in the document
 
 TEST_F(config_test, unknown_key_is_rejected_with_its_line_and_path) {
@@ -244,8 +462,8 @@ TEST_F(config_test, out_of_range_values_are_rejected) {
 TEST_F(config_test, top_level_must_be_a_mapping) {
   EXPECT_EQ(
       error_of("- server\n"),
-      "test.yaml:1: expected a mapping of sections (server, ollama, upstream, log, policies) at the top "
-      "level, got a list");
+      "test.yaml:1: expected a mapping of sections (server, ollama, upstream, log, management, "
+      "policies, presets) at the top level, got a list");
 }
 
 TEST_F(config_test, yaml_syntax_error_names_file_and_line) {
@@ -337,6 +555,20 @@ TEST_F(config_test, env_overrides_replace_file_values) {
   EXPECT_EQ(cfg.log.level, log_level::warn);
 }
 
+TEST_F(config_test, env_sets_default_and_embedding_models_checking_them) {
+  config cfg = parse("ollama:\n  default_model: llama2\n");
+  apply_env_overrides(cfg, {{"OLLAMA_DEFAULT_MODEL", " mistral:7b "},
+                            {"OLLAMA_EMBEDDING_MODEL", "nomic-embed-text"}});
+  EXPECT_EQ(cfg.ollama.default_model, "mistral:7b");
+  EXPECT_EQ(cfg.ollama.embedding_model, "nomic-embed-text");
+  EXPECT_EQ(env_error_of({{"OLLAMA_DEFAULT_MODEL", "a b"}}),
+            "environment variable OLLAMA_DEFAULT_MODEL: expected a model name such as 'llama3.2' "
+            "or 'library/mistral:7b', got 'a b'");
+  EXPECT_EQ(env_error_of({{"OLLAMA_EMBEDDING_MODEL", "x:"}}),
+            "environment variable OLLAMA_EMBEDDING_MODEL: expected a model name such as "
+            "'llama3.2' or 'library/mistral:7b', got 'x:'");
+}
+
 TEST_F(config_test, empty_env_values_are_ignored) {
   config cfg = default_config();
   apply_env_overrides(cfg, {{"PORT", ""}, {"OLLAMA_BASE_URL", ""}, {"LOG_LEVEL", "  "}});
@@ -361,12 +593,16 @@ TEST_F(config_test, bad_env_value_names_the_variable) {
 
 TEST_F(config_test, process_env_reads_only_the_known_variables) {
   ::setenv("OLLAMA_MAX_RETRIES", "7", 1);
+  ::setenv("OLLAMA_EMBEDDING_MODEL", "nomic-embed-text", 1);
   ::setenv("OLLAMA_SOMETHING_ELSE", "x", 1);
   const auto env = read_process_env();
   ::unsetenv("OLLAMA_MAX_RETRIES");
+  ::unsetenv("OLLAMA_EMBEDDING_MODEL");
   ::unsetenv("OLLAMA_SOMETHING_ELSE");
   ASSERT_EQ(env.count("OLLAMA_MAX_RETRIES"), 1u);
   EXPECT_EQ(env.at("OLLAMA_MAX_RETRIES"), "7");
+  ASSERT_EQ(env.count("OLLAMA_EMBEDDING_MODEL"), 1u);
+  EXPECT_EQ(env.at("OLLAMA_EMBEDDING_MODEL"), "nomic-embed-text");
   EXPECT_EQ(env.count("OLLAMA_SOMETHING_ELSE"), 0u);
 }
 
@@ -470,12 +706,248 @@ TEST_F(config_test, malformed_backend_lists_are_rejected) {
   EXPECT_EQ(list_error_of("a:1,http://a:1"), "OLLAMA_BASE_URL: duplicate backend 'http://a:1'");
 }
 
+// --- the configuration as a JSON document
+
+TEST_F(config_test, document_has_every_section_with_backends_listed_and_durations_as_text) {
+  const boost::json::object doc = config_to_json(parse(full_yaml), false);
+  std::vector<std::string> sections;
+  for (const auto& kv : doc) sections.emplace_back(kv.key());
+  EXPECT_EQ(sections, (std::vector<std::string>{"server", "ollama", "upstream", "log",
+                                                "management", "policies", "presets"}));
+  EXPECT_EQ(doc.at("server").at("port"), 8080);
+  EXPECT_EQ(doc.at("server").at("body_timeout"), "1m30s");
+  EXPECT_EQ(doc.at("ollama").at("backends"),
+            boost::json::parse(R"([{"name":"big","url":"http://gpu1:11434","weight":10},
+              {"name":"[fd00::2]:11500","url":"http://[fd00::2]:11500","weight":1}])"));
+  EXPECT_FALSE(doc.at("ollama").as_object().contains("base_url"));
+  EXPECT_EQ(doc.at("ollama").at("health_check_period"), "1.5s");
+  EXPECT_EQ(doc.at("ollama").at("models"), boost::json::parse(R"(["llama3.2","123","library/mistral:7b"])"));
+  EXPECT_EQ(doc.at("log"), boost::json::parse(R"({"level":"debug","access_log":false})"));
+  EXPECT_EQ(doc.at("management"),
+            boost::json::parse(R"({"state_dir":"/var/lib/corral","batch_max_items":250})"));
+  // A policy with its type, name, routes when given, and its options; the default name written.
+  EXPECT_EQ(doc.at("policies").at(0).at("name"), "auth");
+  EXPECT_EQ(doc.at("policies").at(0).at("routes"), boost::json::parse(R"(["inference","/api/chat"])"));
+  EXPECT_EQ(doc.at("policies").at(0).at("header"), "X-API-Key");
+  EXPECT_FALSE(doc.at("policies").at(1).as_object().contains("routes"));
+  EXPECT_EQ(doc.at("presets").at(1), boost::json::parse(
+      R"({"name":"123","model":"456","description":"true","api_token":"s3cr3t"})"));
+  EXPECT_EQ(config_to_json(default_config(), true).at("policies"), boost::json::array());
+}
+
+TEST_F(config_test, document_round_trips_to_an_equal_config) {
+  const config original = parse(full_yaml);
+  const config again = parse_config_document(config_to_json(original, false), "PUT");
+  expect_same(again, original);
+  EXPECT_EQ(again.source, "PUT");
+  EXPECT_TRUE(again.presets[0].where.starts_with("PUT:")) << again.presets[0].where;
+  // The defaults too, and a second trip changes nothing.
+  expect_same(parse_config_document(config_to_json(default_config(), false), "x"), default_config());
+  EXPECT_EQ(config_to_json(again, false), config_to_json(original, false));
+}
+
+TEST_F(config_test, document_values_keep_their_json_types_through_yaml) {
+  const config cfg = parse_config_document(json_of(R"({
+    "ollama": {"models": ["123", "true"], "auto_pull": true, "timeout": "5s",
+               "connect_timeout": 2},
+    "presets": [{"name": "123", "flag": "true", "none": "null", "n": 123, "t": true,
+                 "z": null, "d": 1.0, "big": 1e300, "s": "5s", "q": "a\"b\\c/\u00e9\t#: x",
+                 "list": [], "map": {}}]
+  })"), "PUT");
+  EXPECT_EQ(cfg.ollama.models, (std::vector<std::string>{"123", "true"}));
+  EXPECT_TRUE(cfg.ollama.auto_pull);
+  EXPECT_EQ(cfg.ollama.timeout, 5s);
+  EXPECT_EQ(cfg.ollama.connect_timeout, 2s);
+  ASSERT_EQ(cfg.presets.size(), 1u);
+  const boost::json::object& f = *cfg.presets[0].fields;
+  EXPECT_EQ(f, json_of(R"({"name": "123", "flag": "true", "none": "null", "n": 123, "t": true,
+                 "z": null, "d": 1.0, "big": 1e300, "s": "5s", "q": "a\"b\\c/\u00e9\t#: x",
+                 "list": [], "map": {}})"));
+  EXPECT_TRUE(f.at("name").is_string());
+  EXPECT_TRUE(f.at("n").is_int64());
+  EXPECT_TRUE(f.at("d").is_double());
+  EXPECT_TRUE(f.at("z").is_null());
+}
+
+TEST_F(config_test, document_errors_name_the_key_and_the_line_as_jq_prints_it) {
+  EXPECT_EQ(document_error_of(R"({"server": {"host": "::", "port": "9089x"}})"),
+            "PUT:4: server.port: expected an integer from 1 to 65535, got '9089x'");
+  EXPECT_EQ(document_error_of(R"({"ollama": {"models": ["ok", "not ok"]}})"),
+            "PUT:5: ollama.models[1]: expected a model name such as 'llama3.2' or "
+            "'library/mistral:7b', got 'not ok'");
+  EXPECT_EQ(document_error_of(R"({"log": {"levels": "debug"}})"), "PUT:3: unknown key 'log.levels'");
+  EXPECT_EQ(document_error_of(R"({"server": {"port": 8080.0}})"),
+            "PUT:3: server.port: expected an integer from 1 to 65535, got '8080.0'");
+  EXPECT_EQ(document_error_of(R"({"server": {"host": null}})"),
+            "PUT:3: server.host: expected a non-empty string, got nothing");
+  EXPECT_EQ(document_error_of(R"({"presets": [{}, 5]})"),
+            "PUT:4: presets[1]: expected a mapping, got '5'");
+}
+
+TEST_F(config_test, masking_hides_secrets_in_policies_and_presets_only) {
+  const config cfg = parse(R"(
+server:
+  host: token-host
+policies:
+  - type: auth
+    keys:
+      - {name: ops, hash: "sha256:aa", role: admin, labels: {team: a}}
+    api_key: k1
+    Client_Secret: s1
+    db: {DSN: "postgres://u:p@h/db", user_password: p1, max_tokens: 10, tokens: [t1, t2]}
+    key: k2
+presets:
+  - {name: p, token: t3, keys: [k3], model: m}
+)");
+  const boost::json::object masked = config_to_json(cfg, true);
+  EXPECT_EQ(masked_value, "********");
+  const boost::json::value m(masked_value);
+  const boost::json::value& auth = masked.at("policies").at(0);
+  EXPECT_EQ(auth.at("keys").at(0),
+            boost::json::parse(R"({"name":"ops","hash":"********","role":"admin","labels":{"team":"a"}})"));
+  EXPECT_EQ(auth.at("api_key"), m);
+  EXPECT_EQ(auth.at("Client_Secret"), m);
+  EXPECT_EQ(auth.at("key"), m);
+  EXPECT_EQ(auth.at("type"), "auth");
+  EXPECT_EQ(auth.at("db"),
+            boost::json::parse(R"({"DSN":"********","user_password":"********","max_tokens":10,
+                                   "tokens":["********","********"]})"));
+  EXPECT_EQ(masked.at("presets").at(0),
+            boost::json::parse(R"({"name":"p","token":"********","keys":["********"],"model":"m"})"));
+  EXPECT_EQ(masked.at("server").at("host"), "token-host");
+  // Unmasked, everything is as configured.
+  EXPECT_EQ(config_to_json(cfg, false).at("policies").at(0).at("api_key"), "k1");
+}
+
+TEST_F(config_test, merge_merges_objects_and_replaces_arrays_and_scalars) {
+  EXPECT_EQ(merged(R"({"server":{"host":"a","port":1},"policies":[{"type":"auth"},{"type":"x"}]})",
+                   R"({"server":{"port":2,"threads":3},"policies":[{"type":"validation"}],"log":{"level":"warn"}})"),
+            boost::json::serialize(json_of(
+                R"({"server":{"host":"a","port":2,"threads":3},"policies":[{"type":"validation"}],
+                    "log":{"level":"warn"}})")));
+  // An object replaces a scalar; a scalar replaces an object.
+  EXPECT_EQ(merged(R"({"a":1,"b":{"c":1}})", R"({"a":{"x":1},"b":2})"),
+            boost::json::serialize(json_of(R"({"a":{"x":1},"b":2})")));
+}
+
+TEST_F(config_test, merge_with_null_removes_the_key_returning_it_to_its_default) {
+  EXPECT_EQ(merged(R"({"server":{"host":"a","port":1},"presets":[{}]})",
+                   R"({"server":{"port":null,"missing":null},"presets":null})"),
+            R"({"server":{"host":"a"}})");
+  boost::json::object doc = config_to_json(parse(full_yaml), false);
+  merge_config_document(doc, json_of(R"({"management": {"state_dir": null}, "ollama": null})"));
+  const config cfg = parse_config_document(doc, "PUT");
+  EXPECT_EQ(cfg.management.state_dir, "");
+  EXPECT_EQ(cfg.management.batch_max_items, 250);
+  EXPECT_EQ(cfg.ollama, default_config().ollama);
+}
+
+TEST_F(config_test, merge_keeps_configured_values_where_the_patch_is_masked) {
+  const config original = parse(full_yaml);
+  boost::json::object doc = config_to_json(original, false);
+  boost::json::object patch = config_to_json(original, true);
+  ASSERT_EQ(patch.at("policies").at(0).at("keys").at(0).at("hash"), boost::json::value(masked_value));
+  patch["management"].as_object()["batch_max_items"] = 500;
+  merge_config_document(doc, patch);
+  config expected = original;
+  expected.management.batch_max_items = 500;
+  expect_same(parse_config_document(doc, "PUT"), expected);
+  // Inside a list, items are matched by index; the patch's list still replaces the base's.
+  EXPECT_EQ(merged(R"({"p":[{"keys":[{"hash":"h0"},{"hash":"h1"}]},{"x":1}]})",
+                   R"({"p":[{"keys":[{"hash":"new"},{"hash":"********","name":"n"}]}]})"),
+            R"({"p":[{"keys":[{"hash":"new"},{"hash":"h1","name":"n"}]}]})");
+  EXPECT_EQ(merged(R"({"a":{"token":{"deep":1}}})", R"({"a":{"token":"********"}})"),
+            R"({"a":{"token":{"deep":1}}})");
+}
+
+TEST_F(config_test, merge_refuses_a_masked_value_where_nothing_is_configured) {
+  EXPECT_EQ(merge_error_of(R"({"policies":[{"keys":[{"hash":"h0"}]}]})",
+                           R"({"policies":[{"keys":[{"hash":"h0"},{"hash":"********"}]}]})"),
+            "policies[0].keys[1].hash: masked value '********' given where no value is configured");
+  EXPECT_EQ(merge_error_of(R"({})", R"({"presets":{"x":{"password":"********"}}})"),
+            "presets.x.password: masked value '********' given where no value is configured");
+  EXPECT_EQ(merge_error_of(R"({"a":[]})", R"({"a":["********"]})"),
+            "a[0]: masked value '********' given where no value is configured");
+}
+
+TEST_F(config_test, merge_treats_base_url_and_backends_as_one_setting) {
+  boost::json::object doc = config_to_json(parse(full_yaml), false);
+  merge_config_document(doc, json_of(R"({"ollama": {"base_url": "http://gpu9:11434"}})"));
+  EXPECT_FALSE(doc.at("ollama").as_object().contains("backends"));
+  EXPECT_EQ(parse_config_document(doc, "PUT").ollama.backends,
+            parse_backend_list("http://gpu9:11434", "x"));
+  merge_config_document(doc, json_of(R"({"ollama": {"backends": [{"url": "gpu8"}]}})"));
+  EXPECT_FALSE(doc.at("ollama").as_object().contains("base_url"));
+  EXPECT_EQ(parse_config_document(doc, "PUT").ollama.backends[0].name, "gpu8:11434");
+  // Both in one patch stay both, and the parser names the conflict.
+  merge_config_document(doc, json_of(R"({"ollama": {"base_url": "a", "backends": [{"url": "b"}]}})"));
+  EXPECT_NE(document_error_of(boost::json::serialize(doc)).find("mutually exclusive"), std::string::npos);
+}
+
+TEST_F(config_test, live_only_changes_name_each_key_that_needs_a_restart) {
+  const config running = default_config();
+  const std::vector<std::pair<std::string_view, std::string>> restart{
+      {"server:\n  host: 127.0.0.1\n", "server.host"},
+      {"server:\n  port: 1\n", "server.port"},
+      {"server:\n  threads: 2\n", "server.threads"},
+      {"ollama:\n  base_url: http://other:11434\n", "ollama.backends"},
+      {"ollama:\n  backends: [{url: http://localhost:11434, weight: 2}]\n", "ollama.backends"},
+      {"upstream:\n  max_idle_per_backend: 1\n", "upstream.max_idle_per_backend"},
+      {"upstream:\n  eject_after_failures: 1\n", "upstream.eject_after_failures"},
+      {"upstream:\n  eject_base: 2s\n", "upstream.eject_base"},
+      {"upstream:\n  eject_max: 1m\n", "upstream.eject_max"},
+      {"management:\n  state_dir: /tmp/x\n", "management.state_dir"},
+  };
+  for (const auto& [yaml, key] : restart) {
+    SCOPED_TRACE(yaml);
+    EXPECT_EQ(live_only_changes(running, parse(yaml)), std::vector<std::string>{key});
+  }
+  EXPECT_EQ(live_only_changes(running, parse("server:\n  host: h\n  port: 2\n"
+                                             "management:\n  state_dir: d\n")),
+            (std::vector<std::string>{"server.host", "server.port", "management.state_dir"}));
+  // The same backends written the other way are no change.
+  EXPECT_TRUE(live_only_changes(running, parse("ollama:\n  backends: [{url: localhost}]\n")).empty());
+}
+
+TEST_F(config_test, everything_else_changes_live) {
+  const config changed = parse(R"(
+server:
+  max_header_bytes: 8192
+  max_body_bytes: 2048
+  header_timeout: 1s
+  body_timeout: 2s
+  keepalive_timeout: 3s
+  send_timeout: 4s
+ollama:
+  timeout: 1s
+  connect_timeout: 1s
+  health_check_period: 1s
+  max_retries: 0
+  auto_pull: true
+  max_concurrent: 3
+  models: [llama2]
+  default_model: llama2
+  embedding_model: nomic-embed-text
+log:
+  level: error
+  access_log: false
+management:
+  batch_max_items: 7
+policies:
+  - type: validation
+presets:
+  - name: p
+)");
+  EXPECT_TRUE(live_only_changes(default_config(), changed).empty());
+}
+
 // --- shipped files
 
 #ifdef CORRAL_SOURCE_DIR
 TEST_F(config_test, shipped_corral_yaml_equals_the_defaults) {
   const config cfg = load_config_file(CORRAL_SOURCE_DIR "/config/corral.yaml");
   expect_same(cfg, default_config());
+  EXPECT_EQ(config_to_json(cfg, false), config_to_json(default_config(), false));
 }
 
 TEST_F(config_test, fleet_example_has_three_weighted_backends) {

@@ -35,7 +35,7 @@ class ValidationTest : public ::testing::Test {
     ctx_ = request_context{};
     ctx_.bytes_in = bytes_in ? bytes_in : body_json.size();
     policy_request req{ctx_};
-    req.ctx.route = route;
+    req.ctx.route = req.ctx.api_route = route;
     req.flavor = route.starts_with("/v1/") ? api_flavor::openai : api_flavor::ollama;
     req.body = &body_;
     return run(req);
@@ -107,12 +107,12 @@ TEST_F(ValidationTest, keeps_client_keys_to_one_short_word_in_the_log_and_short_
 
 TEST_F(ValidationTest, passes_routes_without_a_body_or_a_schema_unrecorded) {
   policy_request req{ctx_};
-  req.ctx.route = "/api/chat";
+  req.ctx.route = req.ctx.api_route = "/api/chat";
   EXPECT_FALSE(run(req).rejected());
   body_ = json::parse(R"({"prompt": 42})").as_object();
   req.body = &body_;
   for (std::string_view route : {"/api/tags", "/v1/responses", "/v1/messages", "other"}) {
-    req.ctx.route = route;
+    req.ctx.route = req.ctx.api_route = route;
     EXPECT_FALSE(run(req).rejected()) << route;
   }
   EXPECT_EQ(ctx_.decisions, "");

@@ -1,0 +1,618 @@
+#include "gateway/management_inference.hpp"
+
+#include "gateway/core/json_text.hpp"
+#include "gateway/core/model_name.hpp"
+#include "gateway/join_all.hpp"
+#include "gateway/preset_store.hpp"
+#include "gateway/presets.hpp"
+#include "gateway/proxy.hpp"
+#include "gateway/request_admission.hpp"
+#include "policies/policy_chain.hpp"
+
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <deque>
+
+#include <sys/socket.h>
+
+namespace corral {
+namespace net = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view json_type = "application/json; charset=utf-8";
+
+// --- Requests --------------------------------------------------------------------------------
+
+// The fields each kind accepts; anything else is refused, naming it.
+constexpr std::array<std::string_view, 13> generate_fields{"model",   "preset",  "prompt",    "system", "temperature",
+                                                           "max_tokens", "top_p", "options", "variables", "format",
+                                                           "images",  "keep_alive", "think"};
+constexpr std::array<std::string_view, 14> chat_fields{"model",      "preset", "messages", "prompt",    "system",
+                                                       "temperature", "max_tokens", "top_p", "options", "variables",
+                                                       "format",     "tools",  "keep_alive", "think"};
+constexpr std::array<std::string_view, 8> embedding_fields{"model", "preset",     "input",    "prompt",
+                                                           "options", "keep_alive", "truncate", "dimensions"};
+
+template <std::size_t N>
+bool listed(const std::array<std::string_view, N>& names, std::string_view k) {
+  return std::find(names.begin(), names.end(), k) != names.end();
+}
+
+bool known_field(inference_kind kind, std::string_view k) {
+  switch (kind) {
+    case inference_kind::generate: return listed(generate_fields, k);
+    case inference_kind::chat: return listed(chat_fields, k);
+    case inference_kind::embeddings: return listed(embedding_fields, k);
+  }
+  return false;
+}
+
+struct refusal {
+  unsigned status = 0;
+  std::string error;
+};
+
+// Type and range checks of the management fields (Ollama checks what it passes on itself; a
+// configured validation policy checks the translated request as it would /api/generate's).
+refusal check_fields(inference_kind kind, const json::object& req) {
+  auto bad = [](std::string_view field, std::string_view expected) {
+    return refusal{400, "field \"" + std::string(field) + "\": expected " + std::string(expected)};
+  };
+  for (const auto& kv : req) {
+    std::string_view k = kv.key();
+    const json::value& v = kv.value();
+    if (!known_field(kind, k)) return {400, "unknown field \"" + std::string(k) + "\""};
+    if (v.is_null()) continue;
+    if ((k == "model" || k == "preset" || k == "system") && !v.is_string()) return bad(k, "a string");
+    if (k == "prompt" && !v.is_string()) return bad(k, "a string");
+    if ((k == "options" || k == "variables") && !v.is_object()) return bad(k, "an object");
+    if (k == "temperature") {
+      if (!v.is_number()) return bad(k, "a number from 0 to 2");
+      double t = v.to_number<double>();
+      if (t < 0 || t > 2) return bad(k, "a number from 0 to 2");
+    }
+    if (k == "top_p") {
+      if (!v.is_number()) return bad(k, "a number from 0 to 1");
+      double t = v.to_number<double>();
+      if (t < 0 || t > 1) return bad(k, "a number from 0 to 1");
+    }
+    if (k == "max_tokens") {
+      bool integral = v.is_int64() || v.is_uint64() || (v.is_double() && std::floor(v.get_double()) == v.get_double());
+      if (!integral || v.to_number<double>() < 1 || v.to_number<double>() > 1e6)
+        return bad(k, "an integer from 1 to 1000000");
+    }
+    if (k == "messages") {
+      if (!v.is_array()) return bad(k, "an array of messages");
+      for (const auto& m : v.get_array())
+        if (!m.is_object()) return bad(k, "an array of message objects");
+    }
+    if ((k == "images" || k == "tools") && !v.is_array()) return bad(k, "an array");
+    if (k == "input" && !v.is_string() && !v.is_array()) return bad(k, "a string or an array of strings");
+    if (k == "truncate" && !v.is_bool()) return bad(k, "true or false");
+    if (k == "dimensions" && !(v.is_int64() || v.is_uint64())) return bad(k, "an integer");
+  }
+  return {};
+}
+
+std::string_view string_field(const json::object& o, std::string_view k) {
+  auto* v = o.if_contains(k);
+  return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view{};
+}
+
+// Sampling fields of the request into Ollama's options (what the request says wins over the
+// preset, which apply_preset fills in only where nothing is set).
+void sampling_into(const json::object& req, json::object& body) {
+  json::object options;
+  if (auto* o = req.if_contains("options"); o && o->is_object()) options = o->get_object();
+  if (auto* t = req.if_contains("temperature"); t && t->is_number()) options["temperature"] = *t;
+  if (auto* t = req.if_contains("top_p"); t && t->is_number()) options["top_p"] = *t;
+  if (auto* t = req.if_contains("max_tokens"); t && t->is_number()) options["num_predict"] = t->to_number<std::int64_t>();
+  if (!options.empty()) body["options"] = std::move(options);
+}
+
+void copy_fields(const json::object& req, json::object& body, std::initializer_list<std::string_view> names) {
+  for (auto n : names)
+    if (auto* v = req.if_contains(n); v && !v->is_null()) body[n] = *v;
+}
+
+}  // namespace
+
+inference_kind kind_of(mgmt_op op) {
+  switch (op) {
+    case mgmt_op::chat:
+    case mgmt_op::chat_stream: return inference_kind::chat;
+    case mgmt_op::embeddings:
+    case mgmt_op::batch_embeddings: return inference_kind::embeddings;
+    default: return inference_kind::generate;
+  }
+}
+
+bool streams(mgmt_op op) { return op == mgmt_op::generate_stream || op == mgmt_op::chat_stream; }
+
+inference_plan plan_inference(inference_kind kind, bool stream, const json::object& req, const preset_set& presets,
+                              const ollama_config& cfg) {
+  inference_plan plan;
+  auto refuse = [&](unsigned status, std::string why) {
+    plan.status = status;
+    plan.error = std::move(why);
+    return plan;
+  };
+  if (auto r = check_fields(kind, req); r.status) return refuse(r.status, std::move(r.error));
+
+  // The preset: named, or given as a virtual model name ("@coding").
+  std::string_view preset_name = string_field(req, "preset");
+  std::string_view model_name = string_field(req, "model");
+  if (auto virt = preset_of_model_name(model_name)) {
+    if (!preset_name.empty() && preset_name != *virt)
+      return refuse(400, "model \"" + std::string(model_name) + "\" names preset '" + std::string(*virt) +
+                             "' but preset is '" + std::string(preset_name) + "'");
+    preset_name = *virt;
+    model_name = {};
+  }
+  const preset* p = nullptr;
+  if (!preset_name.empty()) {
+    p = presets.find(preset_name);
+    if (!p) return refuse(404, "preset '" + std::string(preset_name) + "' not found");
+    plan.preset = p->name;
+  }
+  std::string model(model_name);
+  if (model.empty() && p) model = p->model;
+  if (model.empty()) model = kind == inference_kind::embeddings ? cfg.embedding_model : cfg.default_model;
+  if (model.empty())
+    return refuse(400, kind == inference_kind::embeddings
+                           ? "no model: name a model or a preset, or configure ollama.embedding_model"
+                           : "no model: name a model or a preset, or configure ollama.default_model");
+  if (!is_valid_model_name(model)) return refuse(400, "field \"model\": invalid model name \"" + model + "\"");
+  plan.model = normalize_model_name(model);
+
+  const json::object* variables = nullptr;
+  if (auto* v = req.if_contains("variables"); v && v->is_object()) variables = &v->get_object();
+  std::string_view prompt = string_field(req, "prompt");
+  json::object& body = plan.body;
+  body["model"] = model;
+
+  switch (kind) {
+    case inference_kind::generate: {
+      plan.api_route = "/api/generate";
+      std::string text(prompt);
+      if (p) {
+        auto rendered = render_template(*p, prompt, variables);
+        if (!rendered.error.empty()) return refuse(400, rendered.error);
+        text = std::move(rendered.text);
+      }
+      if (text.empty() && !req.contains("images")) return refuse(400, "field \"prompt\" is required");
+      body["prompt"] = text;
+      copy_fields(req, body, {"system", "format", "images", "keep_alive", "think"});
+      sampling_into(req, body);
+      body["stream"] = stream;
+      if (p) apply_preset(*p, body, preset_route::ollama_generate);
+      break;
+    }
+    case inference_kind::chat: {
+      plan.api_route = "/api/chat";
+      json::array messages;
+      if (auto* m = req.if_contains("messages"); m && m->is_array()) messages = m->get_array();
+      if (!prompt.empty() || (messages.empty() && p && !p->template_text.empty())) {
+        json::object user;
+        user["role"] = "user";
+        user["content"] = prompt;
+        messages.push_back(std::move(user));
+      }
+      if (messages.empty()) return refuse(400, "field \"messages\" (or \"prompt\") is required");
+      if (p && !p->template_text.empty()) {
+        // The template shapes the last user message.
+        for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
+          auto& m = it->get_object();
+          if (string_field(m, "role") != "user") continue;
+          auto rendered = render_template(*p, string_field(m, "content"), variables);
+          if (!rendered.error.empty()) return refuse(400, rendered.error);
+          m["content"] = rendered.text;
+          break;
+        }
+      }
+      if (auto sys = string_field(req, "system"); !sys.empty()) {
+        bool has_system = std::any_of(messages.begin(), messages.end(), [](const json::value& m) {
+          return string_field(m.get_object(), "role") == "system";
+        });
+        if (!has_system) {
+          json::object s;
+          s["role"] = "system";
+          s["content"] = sys;
+          messages.insert(messages.begin(), std::move(s));
+        }
+      }
+      body["messages"] = std::move(messages);
+      copy_fields(req, body, {"format", "tools", "keep_alive", "think"});
+      sampling_into(req, body);
+      body["stream"] = stream;
+      if (p) apply_preset(*p, body, preset_route::ollama_chat);
+      break;
+    }
+    case inference_kind::embeddings: {
+      plan.api_route = "/api/embed";
+      const json::value* input = req.if_contains("input");
+      if (input && !input->is_null()) body["input"] = *input;
+      else if (!prompt.empty()) body["input"] = prompt;
+      else return refuse(400, "field \"input\" (or \"prompt\") is required");
+      copy_fields(req, body, {"options", "keep_alive", "truncate", "dimensions"});
+      if (p) apply_preset(*p, body, preset_route::ollama_embed);
+      break;
+    }
+  }
+  body["model"] = model;  // the request's model wins over its preset's
+  return plan;
+}
+
+namespace {
+
+// --- Answers ---------------------------------------------------------------------------------
+
+double ms_of(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  if (!v || !v->is_number()) return 0;
+  return std::round(v->to_number<double>() / 1e5) / 10.0;  // ns → ms, one decimal
+}
+
+std::uint64_t count_of(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_number() ? v->to_number<std::uint64_t>() : 0;
+}
+
+class inference_shaper final : public response_shaper {
+ public:
+  inference_shaper(inference_kind kind, bool stream, bool sse, const request_context& ctx)
+      : kind_(kind), stream_(stream), sse_(sse), ctx_(ctx) {}
+
+  std::string_view stream_content_type() const override {
+    return sse_ ? "text/event-stream" : "application/x-ndjson";
+  }
+  std::string_view whole_content_type() const override { return stream_ ? stream_content_type() : json_type; }
+
+  void on_record(std::string_view record, std::string& out) override {
+    boost::system::error_code ec;
+    auto v = json::parse(record, ec);
+    if (ec || !v.is_object()) return;  // a blank or broken line carries nothing for the client
+    auto& o = v.get_object();
+    if (auto* e = o.if_contains("error")) {
+      json::object err;
+      err["error"] = *e;
+      emit(err, out, true);
+      return;
+    }
+    bool done = o.if_contains("done") && o.at("done").is_bool() && o.at("done").get_bool();
+    json::object rec;
+    if (done) rec = summary(o);
+    else piece_into(o, rec);
+    rec["done"] = done;
+    emit(rec, out, false);
+  }
+
+  std::string on_whole(std::string_view body) override {
+    boost::system::error_code ec;
+    auto v = json::parse(body, ec);
+    if (ec || !v.is_object()) return std::string(body);
+    auto& o = v.get_object();
+    json::object out = summary(o);
+    if (stream_) {
+      out["done"] = true;
+      std::string line;
+      emit(out, line, false);
+      return line;
+    }
+    return json_text(out);
+  }
+
+  std::string error_record(std::string_view message) override {
+    json::object err;
+    err["error"] = message;
+    std::string out;
+    emit(err, out, true);
+    return out;
+  }
+
+ private:
+  void emit(const json::object& rec, std::string& out, bool error) const {
+    if (sse_) {
+      if (error) out += "event: error\n";
+      out += "data: ";
+      out += json_text(rec);
+      out += "\n\n";
+    } else {
+      out += json_text(rec);
+      out += '\n';
+    }
+  }
+
+  // The text (and thinking, tool calls) of one streamed record.
+  void piece_into(const json::object& o, json::object& rec) const {
+    if (kind_ == inference_kind::chat) {
+      if (auto* m = o.if_contains("message"); m && m->is_object()) {
+        const auto& msg = m->get_object();
+        rec["text"] = string_field(msg, "content");
+        if (auto t = string_field(msg, "thinking"); !t.empty()) rec["thinking"] = t;
+        if (auto* tc = msg.if_contains("tool_calls")) rec["tool_calls"] = *tc;
+      } else {
+        rec["text"] = "";
+      }
+    } else {
+      rec["text"] = string_field(o, "response");
+      if (auto t = string_field(o, "thinking"); !t.empty()) rec["thinking"] = t;
+    }
+  }
+
+  // The answer's identity, text, counts and durations (the whole answer, or a stream's end).
+  json::object summary(const json::object& o) const {
+    json::object out;
+    out["model"] = o.contains("model") ? o.at("model") : json::value(ctx_.model);
+    out["preset"] = ctx_.preset.empty() ? json::value(nullptr) : json::value(ctx_.preset);
+    out["backend"] = ctx_.backend;
+    out["request_id"] = ctx_.id;
+    if (auto* c = o.if_contains("created_at")) out["created_at"] = *c;
+    auto prompt_tokens = count_of(o, "prompt_eval_count");
+    json::object usage;
+    json::object durations;
+    durations["total"] = ms_of(o, "total_duration");
+    durations["load"] = ms_of(o, "load_duration");
+    if (kind_ == inference_kind::embeddings) {
+      if (auto* e = o.if_contains("embeddings")) {
+        out["embeddings"] = *e;
+        if (e->is_array() && !e->get_array().empty() && e->get_array()[0].is_array())
+          out["dimensions"] = e->get_array()[0].get_array().size();
+      }
+      usage["prompt_tokens"] = prompt_tokens;
+      usage["total_tokens"] = prompt_tokens;
+      out["usage"] = std::move(usage);
+      out["durations_ms"] = std::move(durations);
+      return out;
+    }
+    piece_into(o, out);
+    if (kind_ == inference_kind::chat)
+      if (auto* m = o.if_contains("message")) out["message"] = *m;
+    if (auto* r = o.if_contains("done_reason")) out["done_reason"] = *r;
+    auto completion_tokens = count_of(o, "eval_count");
+    usage["prompt_tokens"] = prompt_tokens;
+    usage["completion_tokens"] = completion_tokens;
+    usage["total_tokens"] = prompt_tokens + completion_tokens;
+    out["usage"] = std::move(usage);
+    durations["prompt_eval"] = ms_of(o, "prompt_eval_duration");
+    durations["eval"] = ms_of(o, "eval_duration");
+    double eval_ms = durations["eval"].as_double();
+    out["durations_ms"] = std::move(durations);
+    out["tokens_per_second"] = eval_ms > 0 ? std::round(completion_tokens / (eval_ms / 1000.0) * 10) / 10 : 0.0;
+    return out;
+  }
+
+  inference_kind kind_;
+  bool stream_;
+  bool sse_;
+  const request_context& ctx_;
+};
+
+}  // namespace
+
+std::unique_ptr<response_shaper> make_inference_shaper(inference_kind kind, bool stream, bool sse,
+                                                       const request_context& ctx) {
+  return std::make_unique<inference_shaper>(kind, stream, sse, ctx);
+}
+
+namespace {
+
+// --- Batches ---------------------------------------------------------------------------------
+
+// True when the client has closed its connection (a read would see end of file).
+bool client_closed(net::ip::tcp::socket& s) {
+  char byte;
+  auto n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+struct batch_state {
+  explicit batch_state(std::size_t n) : results(n) {}
+  std::vector<json::object> items;   // each item's request, defaults applied
+  std::vector<json::object> results; // in input order
+  std::size_t next = 0;
+  std::size_t succeeded = 0;
+  std::size_t failed = 0;
+  bool cancelled = false;
+  // Streaming: lines waiting to be written, and whether an item's coroutine is writing them.
+  bool stream = false;
+  std::deque<std::string> outbox;
+  bool writing = false;
+};
+
+// One item: translated, admitted by the chain, proxied with its answer kept, then finished
+// like any request (metrics, usage, access log).
+net::awaitable<void> run_item(worker& w, downstream& parent, std::shared_ptr<batch_state> st, std::size_t index,
+                              inference_kind kind, const route_match& route, const batch_env& env) {
+  request_context ctx;
+  ctx.id = parent.ctx.id + "." + std::to_string(index);
+  ctx.client = parent.ctx.client;
+  ctx.method = "POST";
+  ctx.target = parent.ctx.target;
+  ctx.route = route.label;
+  ctx.cls = route_class::inference;
+  ctx.worker = parent.ctx.worker;
+  ctx.accepted = request_context::clock::now();
+  std::string kept;
+  downstream item(parent.stream, parent.buffer, ctx);
+  item.capture = &kept;
+
+  auto cfg = w.cfg();
+  auto presets = w.state.presets().snapshot();
+  auto plan = plan_inference(kind, false, st->items[index], *presets, cfg->ollama);
+  std::unique_ptr<response_shaper> shaper;
+  if (plan.status) {
+    co_await item.reply_error(api_flavor::ollama, plan.status, plan.error);
+  } else {
+    ctx.model = plan.model;
+    ctx.preset = plan.preset;
+    ctx.api_route = plan.api_route;
+    bool changed = false;
+    std::array<std::string_view, 2> consumed{};
+    bool refused = co_await admit(*env.chain, item, route, env.headers, env.client_ip, &plan.body, changed, consumed);
+    if (!refused) {
+      if (env.chain->filters_responses(ctx)) item.policies = env.chain.get();
+      shaper = make_inference_shaper(kind, false, false, ctx);
+      item.shaper = shaper.get();
+      std::string forwarded;
+      forwarded_headers(env.headers, env.client_ip, forwarded, consumed);
+      std::string text = json_text(plan.body);
+      proxy_request preq;
+      preq.method = "POST";
+      preq.target = plan.api_route;
+      preq.forwarded_headers = forwarded;
+      preq.body = text;
+      preq.route = route_match{route_kind::inference, route.label, api_flavor::ollama, {}, mgmt_op::none};
+      preq.model = ctx.model;
+      co_await proxy(w, item, preq);
+    }
+  }
+  if (item.broken && ctx.status == 499) st->cancelled = true;
+
+  json::object result;
+  result["index"] = index;
+  result["status"] = ctx.status;
+  boost::system::error_code ec;
+  auto parsed = json::parse(kept, ec);
+  if (!ec && parsed.is_object()) {
+    for (auto& kv : parsed.get_object()) result[kv.key()] = kv.value();
+  } else if (ctx.status / 100 != 2) {
+    result["error"] = kept.empty() ? (ctx.error.empty() ? std::string("no answer") : ctx.error) : kept;
+  }
+  if (ctx.status / 100 == 2) ++st->succeeded;
+  else ++st->failed;
+  env.finish(ctx);
+
+  if (st->stream) {
+    st->outbox.push_back(json_text(result) + "\n");
+    st->results[index] = {};
+    if (!st->writing) {
+      // This coroutine writes until the outbox is empty; items finishing meanwhile only queue.
+      st->writing = true;
+      while (!st->outbox.empty() && !parent.broken) {
+        std::string line = std::move(st->outbox.front());
+        st->outbox.pop_front();
+        co_await parent.write_chunk(line);
+      }
+      st->writing = false;
+      if (parent.broken) st->cancelled = true;
+    }
+  } else {
+    st->results[index] = std::move(result);
+  }
+}
+
+net::awaitable<void> batch_runner(worker& w, downstream& parent, std::shared_ptr<batch_state> st, inference_kind kind,
+                                  route_match route, std::shared_ptr<batch_env> env) {
+  while (st->next < st->items.size() && !st->cancelled) {
+    if (client_closed(parent.stream.socket())) {
+      st->cancelled = true;
+      break;
+    }
+    auto index = st->next++;
+    co_await run_item(w, parent, st, index, kind, route, *env);
+  }
+}
+
+}  // namespace
+
+net::awaitable<void> serve_batch(worker& w, downstream& client, const json::object& body, inference_kind kind,
+                                 const route_match& route, batch_env env) {
+  auto cfg = w.cfg();
+  const json::value* items = body.if_contains("items");
+  std::string why;
+  if (!items) why = "field \"items\" is required";
+  else if (!items->is_array()) why = "field \"items\": expected an array";
+  else if (items->get_array().empty()) why = "field \"items\": the batch is empty";
+  if (!why.empty()) {
+    co_await client.reply_error(api_flavor::ollama, 400, why);
+    co_return;
+  }
+  const auto& list = items->get_array();
+  auto limit = static_cast<std::size_t>(cfg->management.batch_max_items);
+  if (list.size() > limit) {
+    why = "the batch has " + std::to_string(list.size()) + " items; the limit is " + std::to_string(limit) +
+          " (management.batch_max_items)";
+    co_await client.reply_error(api_flavor::ollama, 413, why);
+    co_return;
+  }
+  bool stream = false;
+  json::object defaults;
+  for (const auto& kv : body) {
+    if (kv.key() == "items") continue;
+    if (kv.key() == "stream") {
+      if (!kv.value().is_bool()) {
+        co_await client.reply_error(api_flavor::ollama, 400, "field \"stream\": expected true or false");
+        co_return;
+      }
+      stream = kv.value().get_bool();
+      continue;
+    }
+    defaults[kv.key()] = kv.value();  // checked with each item
+  }
+
+  auto st = std::make_shared<batch_state>(list.size());
+  st->stream = stream;
+  for (const auto& item : list) {
+    json::object merged = defaults;
+    if (item.is_string()) {
+      merged[kind == inference_kind::embeddings ? "input" : "prompt"] = item;
+    } else if (item.is_object()) {
+      for (const auto& kv : item.get_object()) {
+        // Options merge key by key; every other field of the item replaces the default.
+        if (kv.key() == "options" && kv.value().is_object() && merged.contains("options") &&
+            merged["options"].is_object()) {
+          auto& opts = merged["options"].get_object();
+          for (const auto& o : kv.value().get_object()) opts[o.key()] = o.value();
+        } else {
+          merged[kv.key()] = kv.value();
+        }
+      }
+    } else {
+      // Kept as is: its plan refuses it, as that item's error.
+      merged["prompt"] = item;
+    }
+    st->items.push_back(std::move(merged));
+  }
+
+  // At most ollama.max_concurrent items of one batch in flight (4 when that is unlimited).
+  std::size_t concurrency = cfg->ollama.max_concurrent > 0 ? static_cast<std::size_t>(cfg->ollama.max_concurrent) : 4;
+  concurrency = std::min(concurrency, list.size());
+  auto shared_env = std::make_shared<batch_env>(std::move(env));
+  if (stream) co_await client.begin_chunked(200, "Content-Type: application/x-ndjson\r\n");
+  std::vector<net::awaitable<void>> runners;
+  for (std::size_t i = 0; i < concurrency; ++i) runners.push_back(batch_runner(w, client, st, kind, route, shared_env));
+  co_await join_all(std::move(runners));  // every item, and the writing of its line, is done
+
+  if (st->cancelled) {
+    client.broken = true;
+    client.ctx.status = 499;
+    client.ctx.error = "client went away; " + std::to_string(list.size() - st->succeeded - st->failed) +
+                       " items not run";
+    co_return;
+  }
+  json::object summary;
+  summary["items"] = list.size();
+  summary["succeeded"] = st->succeeded;
+  summary["failed"] = st->failed;
+  summary["request_id"] = client.ctx.id;
+  if (stream) {
+    summary["done"] = true;
+    co_await client.write_chunk(json_text(summary) + "\n");
+    co_await client.end_chunked();
+    co_return;
+  }
+  json::array results;
+  for (auto& r : st->results) results.push_back(std::move(r));
+  summary["results"] = std::move(results);
+  co_await client.reply(200, json_type, json_text(summary));
+}
+
+}  // namespace corral
