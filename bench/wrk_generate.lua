@@ -6,6 +6,8 @@
 --   BENCH_TOKEN_DELAY_MS  milliseconds between streamed lines, sent as X-Fake-Token-Delay-Ms
 --                 (default: none, the fake's --token-delay-ms, which compare.sh leaves at 0)
 --   BENCH_API_KEY  sent as "Authorization: Bearer <key>" when set (the policies path's auth)
+--   BENCH_PATH, BENCH_BODY  another route and body (bench/management_overhead.sh); the body
+--                 then replaces the generated one whole, BENCH_STREAM included
 --   BENCH_STAGGER_MS, BENCH_CONNECTIONS  with both set, the first requests of the connections
 --                 start spread evenly over BENCH_STAGGER_MS (see delay() below)
 --
@@ -20,9 +22,9 @@ local tokens = os.getenv("BENCH_TOKENS")
 local token_delay_ms = os.getenv("BENCH_TOKEN_DELAY_MS")
 
 wrk.method = "POST"
-wrk.path = "/api/generate"
-wrk.body = '{"model":"llama2","prompt":"Why is the sky blue?","stream":' ..
-           (stream and "true" or "false") .. '}'
+wrk.path = os.getenv("BENCH_PATH") or "/api/generate"
+wrk.body = os.getenv("BENCH_BODY") or ('{"model":"llama2","prompt":"Why is the sky blue?","stream":' ..
+           (stream and "true" or "false") .. '}')
 wrk.headers["Content-Type"] = "application/json"
 if tokens and tokens ~= "" then
   wrk.headers["X-Fake-Tokens"] = tokens

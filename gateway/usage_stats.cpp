@@ -112,7 +112,9 @@ struct log_histogram {
   std::optional<double> quantile(double q) const {
     auto total = count();
     if (total == 0) return std::nullopt;
-    auto rank = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total) - 1e-9)));
+    // 1e-9: 0.9 × 100 must be rank 90, not 91.
+    auto rank = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total) - 1e-9));
+    rank = std::max<std::uint64_t>(rank, 1);
     std::uint64_t seen = 0;
     for (std::size_t i = 0; i < counts.size(); ++i) {
       seen += counts[i];
@@ -134,15 +136,19 @@ double measured(double seconds) { return std::isfinite(seconds) ? seconds : -1; 
 
 // ---- Bounded maps.
 
-// The entry for `label`, or the "other" entry once `map` holds usage_max_keys labels.
+// The entry for `label`, or the `other` entry once `map` holds usage_max_keys labels besides
+// it. Merging maps that keep to the cap into an empty one therefore folds nothing more.
 template <class Map>
-typename Map::mapped_type& entry(Map& map, std::string_view label) {
+typename Map::mapped_type& entry(Map& map, std::string_view label, std::string_view other = other_label) {
   auto it = map.find(label);
   if (it != map.end()) return it->second;
   if (map.size() >= usage_max_keys) {
-    it = map.find(other_label);
-    if (it != map.end()) return it->second;
-    label = other_label;
+    it = map.find(other);
+    bool has_other = it != map.end();
+    if (map.size() - has_other >= usage_max_keys) {
+      if (has_other) return it->second;
+      label = other;
+    }
   }
   return map.emplace(std::string(label), typename Map::mapped_type{}).first->second;
 }
@@ -301,7 +307,9 @@ json::object window_metrics_json(const window_totals& c, double seconds) {
   out["output_tokens_per_s"] = per_s(c.completion_tokens);
   out["prompt_tokens"] = c.prompt_tokens;
   out["completion_tokens"] = c.completion_tokens;
-  out["load_ms"] = {{"count", loads}, {"p50", ms(c.load.quantile(0.5))}, {"max", loads ? ms(c.load.max) : json::value(nullptr)}};
+  out["load_ms"] = {{"count", loads},
+                    {"p50", ms(c.load.quantile(0.5))},
+                    {"max", loads ? ms(c.load.max) : json::value(nullptr)}};
   return out;
 }
 
@@ -329,10 +337,7 @@ constexpr char label_separator = '\x1f';
 const std::string other_row = "other\x1fother\x1fother";
 
 usage_counts& usage_entry(string_map<usage_counts>& rows, std::string_view labels) {
-  auto it = rows.find(labels);
-  if (it != rows.end()) return it->second;
-  if (rows.size() >= usage_max_keys) labels = other_row;
-  return rows.try_emplace(std::string(labels)).first->second;
+  return entry(rows, labels, other_row);
 }
 
 std::array<std::string_view, 3> split_labels(std::string_view joined) {
@@ -571,7 +576,8 @@ std::variant<time_point, std::string> parse_time(std::string_view name, std::str
   else t = parse_unix(v);
   if (!t)
     return std::string(name) +
-           ": expected an RFC 3339 time (2026-11-25T19:00:00Z), a date, unix seconds or a relative time like -24h, got '" +
+           ": expected an RFC 3339 time (2026-11-25T19:00:00Z), a date, unix seconds or a relative time "
+           "like -24h, got '" +
            std::string(v) + "'";
   // system_clock counts nanoseconds in 64 bits: it ends in 2262.
   constexpr chr::nanoseconds last = chr::sys_days(chr::year{2200} / 1 / 1).time_since_epoch();
@@ -646,7 +652,9 @@ process_reading read_process() {
   process_reading r;
   rusage ru{};
   if (getrusage(RUSAGE_SELF, &ru) == 0) {
-    auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+    auto secs = [](const timeval& tv) {
+      return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+    };
     r.cpu_seconds = secs(ru.ru_utime) + secs(ru.ru_stime);
   }
   // statm: size resident shared ... in pages.
@@ -768,8 +776,8 @@ json::object usage_stats::performance(time_point now) const {
   std::array<window, windows.size()> merged;
   {
     auto [pending, history_lock] = state_->snapshot();
-    // Slots within the hour, newest first; each window is the newest ones, so one pass fills
-    // the 1m window, then copies it on into the 5m and the 5m into the 1h.
+    // Slots within the hour, newest first. Each window is a run of the newest slots, so one
+    // pass merges them all, taking a copy as it passes the 1m and then the 5m edge.
     std::vector<const perf_slot*> slots;
     auto in_hour = [&](std::int64_t tag) { return tag != no_slot && tag <= cur && tag > cur - ring_slots; };
     for (const auto& s : state_->past.ring)

@@ -172,5 +172,62 @@ TEST(route_class_test, route_labels_are_known_by_name) {
   EXPECT_FALSE(is_route_label("/api/blobs/sha256:abc")) << "a path, not a label";
 }
 
+TEST(management_routes_test, each_path_and_method_is_one_operation) {
+  struct row {
+    std::string_view method, path;
+    mgmt_op op;
+    std::string_view label, param;
+  };
+  const row rows[] = {
+      {"GET", "/api/v1/models", mgmt_op::models_list, "/api/v1/models", ""},
+      {"POST", "/api/v1/models/pull", mgmt_op::models_pull, "/api/v1/models/pull", ""},
+      {"POST", "/api/v1/models/copy", mgmt_op::models_copy, "/api/v1/models/copy", ""},
+      {"GET", "/api/v1/models/llama2:7b", mgmt_op::model_get, "/api/v1/models/{model}", "llama2:7b"},
+      {"GET", "/api/v1/models/library/llama2/info", mgmt_op::model_info, "/api/v1/models/{model}/info", "library/llama2"},
+      {"DELETE", "/api/v1/models/me/mine:1", mgmt_op::model_delete, "/api/v1/models/{model}", "me/mine:1"},
+      {"POST", "/api/v1/generate/stream", mgmt_op::generate_stream, "/api/v1/generate/stream", ""},
+      {"POST", "/api/v1/batch/embeddings", mgmt_op::batch_embeddings, "/api/v1/batch/embeddings", ""},
+      {"PUT", "/api/v1/presets/coding", mgmt_op::preset_replace, "/api/v1/presets/{preset}", "coding"},
+      {"DELETE", "/api/v1/presets/coding", mgmt_op::preset_delete, "/api/v1/presets/{preset}", "coding"},
+      {"PUT", "/api/v1/config", mgmt_op::config_put, "/api/v1/config", ""},
+      {"GET", "/api/v1/monitoring/usage", mgmt_op::usage, "/api/v1/monitoring/usage", ""},
+  };
+  for (const auto& r : rows) {
+    auto m = match_route(r.method, r.path);
+    EXPECT_EQ(m.kind, route_kind::management) << r.method << " " << r.path;
+    EXPECT_EQ(m.op, r.op) << r.method << " " << r.path;
+    EXPECT_EQ(m.label, r.label) << r.path;
+    EXPECT_EQ(m.path_param, r.param) << r.path;
+    EXPECT_TRUE(is_route_label(m.label)) << m.label;
+  }
+}
+
+TEST(management_routes_test, a_known_path_with_another_method_is_405_and_unknown_paths_404) {
+  EXPECT_EQ(match_route("DELETE", "/api/v1/config").kind, route_kind::method_not_allowed);
+  EXPECT_EQ(match_route("GET", "/api/v1/generate").kind, route_kind::method_not_allowed);
+  EXPECT_EQ(match_route("POST", "/api/v1/models/x/info").kind, route_kind::method_not_allowed);
+  EXPECT_EQ(match_route("GET", "/api/v1/nothing").kind, route_kind::not_found);
+  EXPECT_EQ(match_route("GET", "/api/v1/models/").kind, route_kind::not_found) << "an empty model name";
+}
+
+TEST(management_routes_test, reads_inference_and_changes_have_the_classes_auth_checks) {
+  auto cls = [](std::string_view m, std::string_view p) { return class_of(match_route(m, p)); };
+  EXPECT_EQ(cls("GET", "/api/v1/models"), route_class::fleet_read);
+  EXPECT_EQ(cls("POST", "/api/v1/models/pull"), route_class::fleet_change);
+  EXPECT_EQ(cls("DELETE", "/api/v1/models/llama2"), route_class::fleet_change);
+  EXPECT_EQ(cls("POST", "/api/v1/chat"), route_class::inference);
+  EXPECT_EQ(cls("POST", "/api/v1/batch/generate"), route_class::inference);
+  EXPECT_EQ(cls("POST", "/api/v1/presets"), route_class::management);
+  EXPECT_EQ(cls("PUT", "/api/v1/config"), route_class::management);
+  EXPECT_EQ(cls("DELETE", "/api/v1/config"), route_class::management) << "a wrong method on a management path";
+  EXPECT_EQ(cls("GET", "/api/v1/nothing"), route_class::other);
+}
+
+TEST(management_routes_test, path_parameters_are_percent_decoded) {
+  EXPECT_EQ(percent_decode("library%2Fllama2%3A7b"), "library/llama2:7b");
+  EXPECT_EQ(percent_decode("100%"), "100%");
+  EXPECT_EQ(percent_decode("%zz"), "%zz");
+}
+
 }  // namespace
 }  // namespace corral

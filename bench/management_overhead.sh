@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# What the management API's inference layer costs: corral's CPU per request on
+# /api/v1/generate with a preset against /api/generate with the same model, side by side in one
+# run over one fake-ollama, alternating the two routes round by round so that a noisy machine
+# weighs on both alike.
+#
+#   bash bench/management_overhead.sh [--build-dir DIR] [--rounds N] [--duration S] [--tokens N]
+#
+# Each round runs wrk (one thread, 32 connections) for S seconds on each route, non-streamed and
+# streamed, reading corral's utime+stime from /proc before and after. Prints a table of CPU per
+# request and the ratio per round, and the median ratios. corral runs on one thread, without
+# its access log; the fake answers N tokens at once.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=$ROOT/build
+ROUNDS=5
+DURATION=4
+TOKENS=10
+CONNECTIONS=32
+
+while (($#)); do
+  case $1 in
+    --build-dir) BUILD=${2:?}; shift 2 ;;
+    --rounds) ROUNDS=${2:?}; shift 2 ;;
+    --duration) DURATION=${2:?}; shift 2 ;;
+    --tokens) TOKENS=${2:?}; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "management_overhead.sh: unknown option '$1'" >&2; exit 2 ;;
+  esac
+done
+
+command -v wrk >/dev/null || { echo "management_overhead.sh: wrk is not installed (deploy/build.sh deps)" >&2; exit 1; }
+CORRAL_BIN=$BUILD/corral
+FAKE_BIN=$BUILD/fake-ollama
+[[ -x $CORRAL_BIN && -x $FAKE_BIN ]] || { echo "management_overhead.sh: build first (deploy/build.sh test)" >&2; exit 1; }
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+cpu_ticks() {
+  local stat fields
+  stat=$(<"/proc/$1/stat")
+  stat=${stat##*) }
+  read -r -a fields <<<"$stat"
+  echo $((fields[11] + fields[12]))
+}
+
+"$FAKE_BIN" --host 127.0.0.1 --port 0 --threads 1 --tokens "$TOKENS" --models llama2 >"$WORK/fake.log" 2>&1 &
+PIDS+=($!)
+FAKE_PORT=""
+for _ in $(seq 100); do
+  FAKE_PORT=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$WORK/fake.log")
+  [[ -n $FAKE_PORT ]] && break
+  sleep 0.1
+done
+[[ -n $FAKE_PORT ]] || { cat "$WORK/fake.log" >&2; exit 1; }
+
+PORT=$((20000 + RANDOM % 40000))
+cat >"$WORK/corral.yaml" <<YAML
+server: {host: 127.0.0.1, port: $PORT, threads: 1}
+ollama: {base_url: "http://127.0.0.1:$FAKE_PORT"}
+log: {access_log: false}
+management: {state_dir: "$WORK/state"}
+YAML
+"$CORRAL_BIN" --config "$WORK/corral.yaml" >"$WORK/corral.log" 2>&1 &
+CORRAL_PID=$!
+PIDS+=("$CORRAL_PID")
+for _ in $(seq 100); do
+  curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/api/version" && break
+  kill -0 "$CORRAL_PID" 2>/dev/null || { cat "$WORK/corral.log" >&2; exit 1; }
+  sleep 0.1
+done
+
+PROMPT="Why is the sky blue?"
+declare -A PATHS=(
+  [ollama-plain]=/api/generate [v1-plain]=/api/v1/generate
+  [ollama-stream]=/api/generate [v1-stream]=/api/v1/generate/stream)
+declare -A BODIES=(
+  [ollama-plain]="{\"model\":\"llama2\",\"prompt\":\"$PROMPT\",\"stream\":false}"
+  [v1-plain]="{\"preset\":\"general\",\"prompt\":\"$PROMPT\"}"
+  [ollama-stream]="{\"model\":\"llama2\",\"prompt\":\"$PROMPT\",\"stream\":true}"
+  [v1-stream]="{\"preset\":\"general\",\"prompt\":\"$PROMPT\"}")
+
+# Checks each route answers 200 before measuring it.
+for name in "${!PATHS[@]}"; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT${PATHS[$name]}" -d "${BODIES[$name]}")
+  [[ $code == 200 ]] || { echo "management_overhead.sh: $name answered $code" >&2; exit 1; }
+done
+
+HZ=$(getconf CLK_TCK)
+# measure NAME: sets US (corral CPU µs per request) and REQS.
+measure() {
+  local name=$1 log=$WORK/wrk-$1.txt c0 c1 result requests=0 err_status=0 err_read=0 err_connect=0 err_write=0 err_timeout=0 kv
+  export BENCH_PATH=${PATHS[$name]} BENCH_BODY=${BODIES[$name]}
+  wrk -t1 -c"$CONNECTIONS" -d1s -s "$ROOT/bench/wrk_generate.lua" "http://127.0.0.1:$PORT" >/dev/null
+  c0=$(cpu_ticks "$CORRAL_PID")
+  wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s "$ROOT/bench/wrk_generate.lua" "http://127.0.0.1:$PORT" >"$log" 2>&1
+  c1=$(cpu_ticks "$CORRAL_PID")
+  result=$(grep '^BENCH_RESULT ' "$log") || { cat "$log" >&2; exit 1; }
+  for kv in ${result#BENCH_RESULT }; do local "$kv"; done
+  if ((requests == 0 || err_status + err_read + err_connect + err_write + err_timeout > 0)); then
+    cat "$log" >&2
+    echo "management_overhead.sh: errors on $name" >&2
+    exit 1
+  fi
+  REQS=$requests
+  US=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$requests" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')
+}
+
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+echo "| round | /api/generate µs/req | /api/v1/generate (preset) µs/req | ratio | stream: /api/generate | /api/v1/generate/stream | ratio |"
+echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+PLAIN_RATIOS=()
+STREAM_RATIOS=()
+for ((r = 1; r <= ROUNDS; r++)); do
+  # The order alternates between rounds, so neither route always runs first.
+  if ((r % 2)); then order=(ollama-plain v1-plain ollama-stream v1-stream); else order=(v1-plain ollama-plain v1-stream ollama-stream); fi
+  declare -A R=()
+  for name in "${order[@]}"; do
+    measure "$name"
+    R[$name]=$US
+  done
+  pr=$(awk -v a="${R[v1-plain]}" -v b="${R[ollama-plain]}" 'BEGIN { printf "%.3f", a / b }')
+  sr=$(awk -v a="${R[v1-stream]}" -v b="${R[ollama-stream]}" 'BEGIN { printf "%.3f", a / b }')
+  PLAIN_RATIOS+=("$pr")
+  STREAM_RATIOS+=("$sr")
+  echo "| $r | ${R[ollama-plain]} | ${R[v1-plain]} | $pr | ${R[ollama-stream]} | ${R[v1-stream]} | $sr |"
+done
+echo
+echo "median ratio, whole answers: $(printf '%s\n' "${PLAIN_RATIOS[@]}" | median)"
+echo "median ratio, streamed ($TOKENS tokens): $(printf '%s\n' "${STREAM_RATIOS[@]}" | median)"
