@@ -10,6 +10,7 @@
 #include "policies/policy_chain.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -109,7 +110,7 @@ std::string_view string_field(const json::object& o, std::string_view k) {
 // Sampling fields of the request into Ollama's options (what the request says wins over the
 // preset, which apply_preset fills in only where nothing is set).
 void sampling_into(const json::object& req, json::object& body) {
-  json::object options;
+  json::object options(body.storage());
   if (auto* o = req.if_contains("options"); o && o->is_object()) options = o->get_object();
   if (auto* t = req.if_contains("temperature"); t && t->is_number()) options["temperature"] = *t;
   if (auto* t = req.if_contains("top_p"); t && t->is_number()) options["top_p"] = *t;
@@ -137,8 +138,9 @@ inference_kind kind_of(mgmt_op op) {
 bool streams(mgmt_op op) { return op == mgmt_op::generate_stream || op == mgmt_op::chat_stream; }
 
 inference_plan plan_inference(inference_kind kind, bool stream, const json::object& req, const preset_set& presets,
-                              const ollama_config& cfg) {
+                              const ollama_config& cfg, json::storage_ptr sp) {
   inference_plan plan;
+  plan.body = json::object(sp);
   auto refuse = [&](unsigned status, std::string why) {
     plan.status = status;
     plan.error = std::move(why);
@@ -197,10 +199,10 @@ inference_plan plan_inference(inference_kind kind, bool stream, const json::obje
     }
     case inference_kind::chat: {
       plan.api_route = "/api/chat";
-      json::array messages;
+      json::array messages(sp);
       if (auto* m = req.if_contains("messages"); m && m->is_array()) messages = m->get_array();
       if (!prompt.empty() || (messages.empty() && p && !p->template_text.empty())) {
-        json::object user;
+        json::object user(sp);
         user["role"] = "user";
         user["content"] = prompt;
         messages.push_back(std::move(user));
@@ -222,7 +224,7 @@ inference_plan plan_inference(inference_kind kind, bool stream, const json::obje
           return string_field(m.get_object(), "role") == "system";
         });
         if (!has_system) {
-          json::object s;
+          json::object s(sp);
           s["role"] = "system";
           s["content"] = sys;
           messages.insert(messages.begin(), std::move(s));
@@ -265,6 +267,31 @@ std::uint64_t count_of(const json::object& o, std::string_view key) {
   return v && v->is_number() ? v->to_number<std::uint64_t>() : 0;
 }
 
+// Writes one JSON object member by member, straight into the answer: the answers are small and
+// made once per request (or per token), so no intermediate json::object is built.
+class member_writer {
+ public:
+  explicit member_writer(std::string& out) : out_(out) { out_ += '{'; }
+  void close() { out_ += '}'; }
+  std::string& key(std::string_view k) {
+    if (!first_) out_ += ',';
+    first_ = false;
+    append_json_string(out_, k);
+    out_ += ':';
+    return out_;
+  }
+  void str(std::string_view k, std::string_view v) { append_json_string(key(k), v); }
+  void num(std::string_view k, double v) { append_json_number(key(k), v); }
+  void count(std::string_view k, std::uint64_t v) { key(k) += std::to_string(v); }
+  void boolean(std::string_view k, bool v) { key(k) += v ? "true" : "false"; }
+  void null(std::string_view k) { key(k) += "null"; }
+  void value(std::string_view k, const json::value& v) { append_json_text(key(k), v); }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
+
 class inference_shaper final : public response_shaper {
  public:
   inference_shaper(inference_kind kind, bool stream, bool sse, const request_context& ctx)
@@ -276,117 +303,137 @@ class inference_shaper final : public response_shaper {
   std::string_view whole_content_type() const override { return stream_ ? stream_content_type() : json_type; }
 
   void on_record(std::string_view record, std::string& out) override {
+    // One record is a few hundred bytes: parsed in an arena on the stack.
+    unsigned char scratch[4096];
+    json::monotonic_resource mr(scratch, sizeof scratch);
     boost::system::error_code ec;
-    auto v = json::parse(record, ec);
+    auto v = json::parse(record, ec, &mr);
     if (ec || !v.is_object()) return;  // a blank or broken line carries nothing for the client
     auto& o = v.get_object();
     if (auto* e = o.if_contains("error")) {
-      json::object err;
-      err["error"] = *e;
-      emit(err, out, true);
+      begin(out, true);
+      member_writer m(out);
+      m.value("error", *e);
+      m.close();
+      end(out);
       return;
     }
-    bool done = o.if_contains("done") && o.at("done").is_bool() && o.at("done").get_bool();
-    json::object rec;
-    if (done) rec = summary(o);
-    else piece_into(o, rec);
-    rec["done"] = done;
-    emit(rec, out, false);
+    auto* d = o.if_contains("done");
+    bool done = d && d->is_bool() && d->get_bool();
+    begin(out, false);
+    member_writer m(out);
+    if (done) summary(o, m);
+    else piece(o, m);
+    m.boolean("done", done);
+    m.close();
+    end(out);
   }
 
   std::string on_whole(std::string_view body) override {
+    unsigned char scratch[16384];
+    json::monotonic_resource mr(scratch, sizeof scratch);
     boost::system::error_code ec;
-    auto v = json::parse(body, ec);
+    auto v = json::parse(body, ec, &mr);
     if (ec || !v.is_object()) return std::string(body);
-    auto& o = v.get_object();
-    json::object out = summary(o);
-    if (stream_) {
-      out["done"] = true;
-      std::string line;
-      emit(out, line, false);
-      return line;
-    }
-    return json_text(out);
+    std::string out;
+    out.reserve(body.size() + 256);
+    if (stream_) begin(out, false);
+    member_writer m(out);
+    summary(v.get_object(), m);
+    if (stream_) m.boolean("done", true);
+    m.close();
+    if (stream_) end(out);
+    return out;
   }
 
   std::string error_record(std::string_view message) override {
-    json::object err;
-    err["error"] = message;
     std::string out;
-    emit(err, out, true);
+    begin(out, true);
+    member_writer m(out);
+    m.str("error", message);
+    m.close();
+    end(out);
     return out;
   }
 
  private:
-  void emit(const json::object& rec, std::string& out, bool error) const {
-    if (sse_) {
-      if (error) out += "event: error\n";
-      out += "data: ";
-      out += json_text(rec);
-      out += "\n\n";
-    } else {
-      out += json_text(rec);
-      out += '\n';
-    }
+  void begin(std::string& out, bool error) const {
+    if (!sse_) return;
+    if (error) out += "event: error\n";
+    out += "data: ";
   }
+  void end(std::string& out) const { out += sse_ ? "\n\n" : "\n"; }
 
-  // The text (and thinking, tool calls) of one streamed record.
-  void piece_into(const json::object& o, json::object& rec) const {
+  // The text (and thinking, tool calls) of one record.
+  void piece(const json::object& o, member_writer& m) const {
     if (kind_ == inference_kind::chat) {
-      if (auto* m = o.if_contains("message"); m && m->is_object()) {
-        const auto& msg = m->get_object();
-        rec["text"] = string_field(msg, "content");
-        if (auto t = string_field(msg, "thinking"); !t.empty()) rec["thinking"] = t;
-        if (auto* tc = msg.if_contains("tool_calls")) rec["tool_calls"] = *tc;
-      } else {
-        rec["text"] = "";
+      auto* msg = o.if_contains("message");
+      if (!msg || !msg->is_object()) {
+        m.str("text", "");
+        return;
       }
-    } else {
-      rec["text"] = string_field(o, "response");
-      if (auto t = string_field(o, "thinking"); !t.empty()) rec["thinking"] = t;
+      const auto& mo = msg->get_object();
+      m.str("text", string_field(mo, "content"));
+      if (auto t = string_field(mo, "thinking"); !t.empty()) m.str("thinking", t);
+      if (auto* tc = mo.if_contains("tool_calls")) m.value("tool_calls", *tc);
+      return;
     }
+    m.str("text", string_field(o, "response"));
+    if (auto t = string_field(o, "thinking"); !t.empty()) m.str("thinking", t);
   }
 
-  // The answer's identity, text, counts and durations (the whole answer, or a stream's end).
-  json::object summary(const json::object& o) const {
-    json::object out;
-    out["model"] = o.contains("model") ? o.at("model") : json::value(ctx_.model);
-    out["preset"] = ctx_.preset.empty() ? json::value(nullptr) : json::value(ctx_.preset);
-    out["backend"] = ctx_.backend;
-    out["request_id"] = ctx_.id;
-    if (auto* c = o.if_contains("created_at")) out["created_at"] = *c;
+  // The answer's identity, text, counts and durations (a whole answer, or a stream's end).
+  void summary(const json::object& o, member_writer& m) const {
+    m.str("model", ctx_.model);
+    if (ctx_.preset.empty()) m.null("preset");
+    else m.str("preset", ctx_.preset);
+    m.str("backend", ctx_.backend);
+    m.str("request_id", ctx_.id);
+    if (auto* c = o.if_contains("created_at")) m.value("created_at", *c);
     auto prompt_tokens = count_of(o, "prompt_eval_count");
-    json::object usage;
-    json::object durations;
-    durations["total"] = ms_of(o, "total_duration");
-    durations["load"] = ms_of(o, "load_duration");
     if (kind_ == inference_kind::embeddings) {
       if (auto* e = o.if_contains("embeddings")) {
-        out["embeddings"] = *e;
+        m.value("embeddings", *e);
         if (e->is_array() && !e->get_array().empty() && e->get_array()[0].is_array())
-          out["dimensions"] = e->get_array()[0].get_array().size();
+          m.count("dimensions", e->get_array()[0].get_array().size());
       }
-      usage["prompt_tokens"] = prompt_tokens;
-      usage["total_tokens"] = prompt_tokens;
-      out["usage"] = std::move(usage);
-      out["durations_ms"] = std::move(durations);
-      return out;
+      auto& u = m.key("usage");
+      member_writer usage(u);
+      usage.count("prompt_tokens", prompt_tokens);
+      usage.count("total_tokens", prompt_tokens);
+      usage.close();
+      auto& d = m.key("durations_ms");
+      member_writer durations(d);
+      durations.num("total", ms_of(o, "total_duration"));
+      durations.num("load", ms_of(o, "load_duration"));
+      durations.close();
+      return;
     }
-    piece_into(o, out);
+    piece(o, m);
     if (kind_ == inference_kind::chat)
-      if (auto* m = o.if_contains("message")) out["message"] = *m;
-    if (auto* r = o.if_contains("done_reason")) out["done_reason"] = *r;
+      if (auto* msg = o.if_contains("message")) m.value("message", *msg);
+    if (auto* r = o.if_contains("done_reason")) m.value("done_reason", *r);
     auto completion_tokens = count_of(o, "eval_count");
-    usage["prompt_tokens"] = prompt_tokens;
-    usage["completion_tokens"] = completion_tokens;
-    usage["total_tokens"] = prompt_tokens + completion_tokens;
-    out["usage"] = std::move(usage);
-    durations["prompt_eval"] = ms_of(o, "prompt_eval_duration");
-    durations["eval"] = ms_of(o, "eval_duration");
-    double eval_ms = durations["eval"].as_double();
-    out["durations_ms"] = std::move(durations);
-    out["tokens_per_second"] = eval_ms > 0 ? std::round(completion_tokens / (eval_ms / 1000.0) * 10) / 10 : 0.0;
-    return out;
+    {
+      auto& u = m.key("usage");
+      member_writer usage(u);
+      usage.count("prompt_tokens", prompt_tokens);
+      usage.count("completion_tokens", completion_tokens);
+      usage.count("total_tokens", prompt_tokens + completion_tokens);
+      usage.close();
+    }
+    double eval_ms = ms_of(o, "eval_duration");
+    {
+      auto& d = m.key("durations_ms");
+      member_writer durations(d);
+      durations.num("total", ms_of(o, "total_duration"));
+      durations.num("load", ms_of(o, "load_duration"));
+      durations.num("prompt_eval", ms_of(o, "prompt_eval_duration"));
+      durations.num("eval", eval_ms);
+      durations.close();
+    }
+    m.num("tokens_per_second",
+          eval_ms > 0 ? std::round(static_cast<double>(completion_tokens) / (eval_ms / 1000.0) * 10) / 10 : 0.0);
   }
 
   inference_kind kind_;

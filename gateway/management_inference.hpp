@@ -41,8 +41,9 @@ struct inference_plan {
 
 // Translates a management request body. The model is the request's `model`, else its
 // preset's, else ollama.default_model (ollama.embedding_model for embeddings).
+// `sp` is where the translated body is allocated (the request's own arena, usually).
 inference_plan plan_inference(inference_kind kind, bool stream, const boost::json::object& request,
-                              const preset_set& presets, const ollama_config& cfg);
+                              const preset_set& presets, const ollama_config& cfg, boost::json::storage_ptr sp = {});
 
 // The shaper for one request's answer: NDJSON records, or Server-Sent Events when `sse`.
 std::unique_ptr<response_shaper> make_inference_shaper(inference_kind kind, bool stream, bool sse,

@@ -373,8 +373,12 @@ net::awaitable<void> serve_pull_op(worker& w, downstream& client, const json::ob
     json::object row;
     row["backend"] = r.b->name();
     row["status"] = r.error.empty() ? "ok" : "error";
-    if (!r.error.empty()) row["error"] = r.error;
-    else ++ok;
+    if (!r.error.empty()) {
+      row["http_status"] = r.http_status;
+      row["error"] = r.error;
+    } else {
+      ++ok;
+    }
     results.push_back(std::move(row));
   }
   last["operation"] = "pull";

@@ -290,7 +290,8 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
   // Management inference: translated into Ollama's request, which the chain then sees.
   inference_plan plan;
   if (route.kind == route_kind::management && body && body_error.empty() && is_management_inference(route.op)) {
-    plan = plan_inference(kind_of(route.op), streams(route.op), *body, *w.state.presets().snapshot(), w.cfg()->ollama);
+    plan = plan_inference(kind_of(route.op), streams(route.op), *body, *w.state.presets().snapshot(), w.cfg()->ollama,
+                          &mr);
     if (plan.status) {
       body_error = plan.error;
       body_status = plan.status;

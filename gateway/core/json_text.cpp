@@ -16,6 +16,41 @@ namespace json = boost::json;
 
 namespace {
 
+// A JSON string literal, escaped as RFC 8259 asks (quote, backslash, control characters).
+void write_string(std::string& out, std::string_view s) {
+  out += '"';
+  std::size_t plain = 0;  // start of the run not yet copied
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + plain, i - plain);
+    plain = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default: {
+        static constexpr char hex[] = "0123456789abcdef";
+        char u[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
+        out += u;
+      }
+    }
+  }
+  out.append(s.data() + plain, s.size() - plain);
+  out += '"';
+}
+
+template <class Int>
+void write_integer(std::string& out, Int v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, static_cast<std::size_t>(end - buf));
+}
+
 void write_number(std::string& out, double d) {
   if (!std::isfinite(d)) {  // JSON has no infinities; Boost.JSON's own choice, kept
     out += json::serialize(json::value(d));
@@ -50,7 +85,7 @@ void write_json(std::string& out, const json::value& v, int indent) {
         if (!first) out += ',';
         first = false;
         newline(inner);
-        out += json::serialize(json::string_view(kv.key()));
+        write_string(out, kv.key());
         out += pretty ? ": " : ":";
         write_json(out, kv.value(), inner);
       }
@@ -74,9 +109,9 @@ void write_json(std::string& out, const json::value& v, int indent) {
       out += ']';
       return;
     }
-    case json::kind::string: out += json::serialize(v.get_string()); return;
-    case json::kind::int64: out += std::to_string(v.get_int64()); return;
-    case json::kind::uint64: out += std::to_string(v.get_uint64()); return;
+    case json::kind::string: write_string(out, v.get_string()); return;
+    case json::kind::int64: write_integer(out, v.get_int64()); return;
+    case json::kind::uint64: write_integer(out, v.get_uint64()); return;
     case json::kind::double_: write_number(out, v.get_double()); return;
     case json::kind::bool_: out += v.get_bool() ? "true" : "false"; return;
     case json::kind::null: out += "null"; return;
@@ -87,27 +122,45 @@ void write_json(std::string& out, const json::value& v, int indent) {
 
 std::string json_text(const json::value& v, bool pretty) {
   std::string out;
+  out.reserve(256);
   write_json(out, v, pretty ? 0 : -1);
   return out;
 }
 
-std::string json_text(const json::object& o, bool pretty) {
-  std::string out;
+namespace {
+
+void write_object(std::string& out, const json::object& o, bool pretty) {
   // A value copy would be a deep copy: write the members directly.
-  if (o.empty()) return "{}";
+  if (o.empty()) {
+    out += "{}";
+    return;
+  }
   out += '{';
   bool first = true;
   for (const auto& kv : o) {
     if (!first) out += ',';
     first = false;
     if (pretty) out += "\n  ";
-    out += json::serialize(json::string_view(kv.key()));
+    write_string(out, kv.key());
     out += pretty ? ": " : ":";
     write_json(out, kv.value(), pretty ? 2 : -1);
   }
   if (pretty) out += '\n';
   out += '}';
+}
+
+}  // namespace
+
+std::string json_text(const json::object& o, bool pretty) {
+  std::string out;
+  out.reserve(256);
+  write_object(out, o, pretty);
   return out;
 }
+
+void append_json_text(std::string& out, const json::object& o) { write_object(out, o, false); }
+void append_json_text(std::string& out, const json::value& v) { write_json(out, v, -1); }
+void append_json_string(std::string& out, std::string_view s) { write_string(out, s); }
+void append_json_number(std::string& out, double d) { write_number(out, d); }
 
 }  // namespace corral

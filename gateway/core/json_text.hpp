@@ -6,11 +6,18 @@
 #include <boost/json/fwd.hpp>
 
 #include <string>
+#include <string_view>
 
 namespace corral {
 
 // Compact, or indented two spaces per level as `jq .` prints it.
 std::string json_text(const boost::json::value& v, bool pretty = false);
 std::string json_text(const boost::json::object& o, bool pretty = false);
+// Compact, appended to `out` (a stream's records, one after another).
+void append_json_text(std::string& out, const boost::json::object& o);
+void append_json_text(std::string& out, const boost::json::value& v);
+// One string literal (quoted, escaped), or one number, appended to `out`.
+void append_json_string(std::string& out, std::string_view s);
+void append_json_number(std::string& out, double d);
 
 }  // namespace corral

@@ -1,0 +1,47 @@
+#include "gateway/core/json_text.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <gtest/gtest.h>
+
+namespace corral {
+namespace {
+
+namespace json = boost::json;
+
+TEST(json_text_test, doubles_are_plain_decimals_that_stay_doubles) {
+  EXPECT_EQ(json_text(json::value(0.7)), "0.7");
+  EXPECT_EQ(json_text(json::value(12.5)), "12.5");
+  EXPECT_EQ(json_text(json::value(1.0)), "1.0") << "integral doubles keep their '.0'";
+  EXPECT_EQ(json_text(json::value(-3)), "-3");
+  EXPECT_EQ(json_text(json::value(std::uint64_t{18446744073709551615u})), "18446744073709551615");
+  auto back = json::parse(json_text(json::value(1.0)));
+  EXPECT_TRUE(back.is_double());
+}
+
+TEST(json_text_test, strings_are_escaped_and_read_back_the_same) {
+  std::string nasty = "quote \" backslash \\ newline \n tab \t bell \x07 unicode \xc3\xa9";
+  json::object o;
+  o[nasty] = nasty;
+  auto text = json_text(o);
+  EXPECT_EQ(text.find('\n'), std::string::npos);
+  EXPECT_NE(text.find("\\u0007"), std::string::npos) << text;
+  auto back = json::parse(text);
+  EXPECT_EQ(back.at(nasty).as_string(), nasty);
+}
+
+TEST(json_text_test, compact_and_pretty_hold_the_same_document) {
+  auto doc = json::parse(R"({"a":[1,2.5,{"b":null,"c":true}],"d":{},"e":[],"f":"x"})");
+  auto compact = json_text(doc);
+  EXPECT_EQ(compact, R"({"a":[1,2.5,{"b":null,"c":true}],"d":{},"e":[],"f":"x"})");
+  auto pretty = json_text(doc, true);
+  EXPECT_NE(pretty.find("\n  \"a\": ["), std::string::npos) << pretty;
+  EXPECT_EQ(json::parse(pretty), doc);
+  std::string appended = "x";
+  append_json_text(appended, doc.as_object());
+  EXPECT_EQ(appended, "x" + compact);
+  EXPECT_EQ(json_text(doc.as_object(), true), pretty);
+}
+
+}  // namespace
+}  // namespace corral
