@@ -443,14 +443,14 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
       } else {
         client.ctx.status = status;
         std::string_view out = r.act == chunk_result::action::replace ? r.data : std::string_view(whole.body);
-        auto extra = relayed_headers(res, false);  // reply() writes the Content-Type itself
+        // reply() writes the Content-Type itself; a reshaped answer keeps none of the backend's.
+        std::string extra = shaper ? std::string() : relayed_headers(res, false);
         std::string shaped;
         std::string_view type = content_type;
         if (shaper) {
           shaped = shaper->on_whole(out);
           out = shaped;
           type = shaper->whole_content_type();
-          extra.clear();
         }
         co_await client.reply(status, type, out, extra);
       }

@@ -76,14 +76,18 @@ class auth_policy final : public policy {
     const auto& who = it->second;
     ctx.who = who;
     req.consumed_headers[0] = carrier;  // the key goes no further than corral
+    // The running configuration, even with its secrets masked, is an admin's to read.
     bool admin_route = req.ctx.cls == route_class::fleet_change ||
-                       (req.ctx.cls == route_class::management && req.method != "GET" && req.method != "HEAD");
+                       (req.ctx.cls == route_class::management && req.method != "GET" && req.method != "HEAD") ||
+                       req.ctx.route == "/api/v1/config";
+    // A batch names its models per item, and each item meets this policy on its own.
+    bool batch = req.ctx.route.starts_with("/api/v1/batch/");
     if (admin_route && who->role != "admin") {
       decide(ctx, forbidden, who->key_name);
       return verdict::reject(403, "API key '" + who->key_name + "' (role " + who->role + ") may not use " +
                                       std::string(req.method) + " " + std::string(req.ctx.route) + ": it needs the admin role");
     }
-    if (!admin_route && !who->models.empty() && ctx.model.empty() && req.ctx.cls == route_class::inference) {
+    if (!admin_route && !batch && !who->models.empty() && ctx.model.empty() && req.ctx.cls == route_class::inference) {
       decide(ctx, forbidden, who->key_name);
       return verdict::reject(403, "API key '" + who->key_name + "' is limited to some models, and this request names none");
     }

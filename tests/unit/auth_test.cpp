@@ -113,9 +113,19 @@ TEST_F(auth_test, fleet_changing_routes_need_admin) {
   EXPECT_NE(v.message.find("admin"), std::string::npos);
   EXPECT_FALSE(call(route_class::fleet_read, "/api/tags", "GET", "").rejected());
   EXPECT_EQ(call(route_class::management, "/api/v1/config", "PUT", "").status, 403u);
-  EXPECT_FALSE(call(route_class::management, "/api/v1/config", "GET", "").rejected());
+  EXPECT_EQ(call(route_class::management, "/api/v1/config", "GET", "").status, 403u)
+      << "the configuration is an admin's to read";
+  EXPECT_FALSE(call(route_class::management, "/api/v1/presets", "GET", "").rejected());
   headers_["authorization"] = "Bearer admin-secret";
   EXPECT_FALSE(call(route_class::fleet_change, "/api/pull").rejected());
+  EXPECT_FALSE(call(route_class::management, "/api/v1/config", "GET", "").rejected());
+}
+
+TEST_F(auth_test, a_limited_key_may_send_a_batch_whose_items_are_checked_one_by_one) {
+  build();
+  headers_["authorization"] = "Bearer narrow-secret";
+  EXPECT_FALSE(call(route_class::inference, "/api/v1/batch/generate", "POST", "").rejected());
+  EXPECT_EQ(call(route_class::inference, "/api/v1/generate", "POST", "").status, 403u);
 }
 
 TEST_F(auth_test, a_key_limited_to_models_may_not_use_others) {
