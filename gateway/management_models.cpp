@@ -410,6 +410,16 @@ net::awaitable<void> serve_models(worker& w, downstream& client, const route_mat
                                   std::string_view query) {
   auto healthy = w.state.healthy_mask();
   std::string error;
+  // The model a path names (/api/v1/models/{model}...), checked before anything is asked.
+  std::string name;
+  if (route.op == mgmt_op::model_get || route.op == mgmt_op::model_info || route.op == mgmt_op::model_delete) {
+    name = percent_decode(route.path_param);
+    if (!is_valid_model_name(name)) {
+      co_await client.reply_error(api_flavor::ollama, 400, "invalid model name \"" + name + "\"");
+      co_return;
+    }
+    client.ctx.model = normalize_model_name(name);
+  }
   switch (route.op) {
     case mgmt_op::models_list:
     case mgmt_op::model_get: {
@@ -420,12 +430,6 @@ net::awaitable<void> serve_models(worker& w, downstream& client, const route_mat
       co_await refresh_fleet(w);
       auto models = fleet_models(w);
       if (route.op == mgmt_op::model_get) {
-        auto name = percent_decode(route.path_param);
-        if (!is_valid_model_name(name)) {
-          co_await client.reply_error(api_flavor::ollama, 400, "invalid model name \"" + name + "\"");
-          co_return;
-        }
-        client.ctx.model = normalize_model_name(name);
         auto it = models.find(client.ctx.model);
         if (it == models.end()) {
           co_await client.reply_error(api_flavor::ollama, 404, "model '" + name + "' not found on any healthy backend");
@@ -443,12 +447,6 @@ net::awaitable<void> serve_models(worker& w, downstream& client, const route_mat
       co_return;
     }
     case mgmt_op::model_info: {
-      auto name = percent_decode(route.path_param);
-      if (!is_valid_model_name(name)) {
-        co_await client.reply_error(api_flavor::ollama, 400, "invalid model name \"" + name + "\"");
-        co_return;
-      }
-      client.ctx.model = normalize_model_name(name);
       auto has = co_await backends_with_model(w, client.ctx.model, false);
       auto on = members(w, has & healthy);
       if (on.empty()) {
@@ -479,12 +477,6 @@ net::awaitable<void> serve_models(worker& w, downstream& client, const route_mat
       co_await serve_pull_op(w, client, *body);
       co_return;
     case mgmt_op::model_delete: {
-      auto name = percent_decode(route.path_param);
-      if (!is_valid_model_name(name)) {
-        co_await client.reply_error(api_flavor::ollama, 400, "invalid model name \"" + name + "\"");
-        co_return;
-      }
-      client.ctx.model = normalize_model_name(name);
       auto has = co_await backends_with_model(w, client.ctx.model, false);
       auto given = query_targets(query);
       auto targets = choose_targets(w, given.is_null() ? nullptr : &given, has);

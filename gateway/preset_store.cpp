@@ -256,14 +256,7 @@ preset_change preset_registry::create(preset p) {
     return {409, "preset '" + p.name + "' already exists (" + describe_origin(*existing) + ")"};
   auto next = custom_;
   next.push_back(std::move(p));
-  try {
-    store_->save(next);
-  } catch (const std::exception& e) {
-    return {500, "could not save presets to " + store_->describe() + ": " + e.what()};
-  }
-  custom_ = std::move(next);
-  publish();
-  return {201, {}};
+  return commit(std::move(next), 201);
 }
 
 preset_change preset_registry::replace(std::string_view name, preset p) {
@@ -279,14 +272,7 @@ preset_change preset_registry::replace(std::string_view name, preset p) {
   auto next = custom_;
   for (auto& c : next)
     if (c.name == name) c = std::move(p);
-  try {
-    store_->save(next);
-  } catch (const std::exception& e) {
-    return {500, "could not save presets to " + store_->describe() + ": " + e.what()};
-  }
-  custom_ = std::move(next);
-  publish();
-  return {200, {}};
+  return commit(std::move(next), 200);
 }
 
 preset_change preset_registry::remove(std::string_view name) {
@@ -297,6 +283,11 @@ preset_change preset_registry::remove(std::string_view name) {
   if (existing->read_only || existing->builtin) return read_only_change(*existing);
   auto next = custom_;
   std::erase_if(next, [&](const preset& c) { return c.name == name; });
+  return commit(std::move(next), 200);
+}
+
+preset_change preset_registry::commit(std::vector<preset> next, unsigned status) {
+  // Saved first: a failed save leaves both the store and the snapshot as they were.
   try {
     store_->save(next);
   } catch (const std::exception& e) {
@@ -304,7 +295,7 @@ preset_change preset_registry::remove(std::string_view name) {
   }
   custom_ = std::move(next);
   publish();
-  return {200, {}};
+  return {status, {}};
 }
 
 void preset_registry::set_configured(std::vector<preset> configured) {

@@ -97,6 +97,8 @@ class preset_registry {
 
  private:
   void check_configured(std::vector<preset>& configured) const;
+  // Saves `next` as the custom presets and publishes it; the caller holds write_mu_.
+  preset_change commit(std::vector<preset> next, unsigned status);
   void publish();
 
   std::unique_ptr<preset_store> store_;

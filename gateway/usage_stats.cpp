@@ -1,5 +1,7 @@
 #include "gateway/usage_stats.hpp"
 
+#include "gateway/route_table.hpp"  // percent_decode
+
 #include "gateway/core/string_hash.hpp"
 
 #include <boost/json/array.hpp>
@@ -448,26 +450,6 @@ std::string_view error_kind(unsigned status) {
 // ---- Query parsing.
 
 namespace {
-
-std::string percent_decode(std::string_view s) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-      i += 2;
-      continue;
-    }
-    out += s[i];
-  }
-  return out;
-}
 
 // Exactly `n` decimal digits at `pos`.
 bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {

@@ -63,49 +63,52 @@ void write_number(std::string& out, double d) {
   if (text.find_first_of(".e") == std::string_view::npos) out += ".0";
 }
 
-// `indent` < 0: compact.
+void write_json(std::string& out, const json::value& v, int indent);
+
+void newline(std::string& out, int indent) {
+  if (indent < 0) return;  // compact
+  out += '\n';
+  out.append(static_cast<std::size_t>(indent), ' ');
+}
+
+// `indent` < 0: compact; otherwise the indentation of the line the value starts on.
+void write_object(std::string& out, const json::object& o, int indent) {
+  if (o.empty()) {
+    out += "{}";
+    return;
+  }
+  const int inner = indent >= 0 ? indent + 2 : -1;
+  out += '{';
+  bool first = true;
+  for (const auto& kv : o) {
+    if (!first) out += ',';
+    first = false;
+    newline(out, inner);
+    write_string(out, kv.key());
+    out += indent >= 0 ? ": " : ":";
+    write_json(out, kv.value(), inner);
+  }
+  newline(out, indent);
+  out += '}';
+}
+
 void write_json(std::string& out, const json::value& v, int indent) {
-  const bool pretty = indent >= 0;
-  const auto newline = [&](int n) {
-    if (!pretty) return;
-    out += '\n';
-    out.append(static_cast<std::size_t>(n), ' ');
-  };
-  const int inner = pretty ? indent + 2 : -1;
   switch (v.kind()) {
-    case json::kind::object: {
-      const json::object& o = v.get_object();
-      if (o.empty()) {
-        out += "{}";
-        return;
-      }
-      out += '{';
-      bool first = true;
-      for (const auto& kv : o) {
-        if (!first) out += ',';
-        first = false;
-        newline(inner);
-        write_string(out, kv.key());
-        out += pretty ? ": " : ":";
-        write_json(out, kv.value(), inner);
-      }
-      newline(indent);
-      out += '}';
-      return;
-    }
+    case json::kind::object: write_object(out, v.get_object(), indent); return;
     case json::kind::array: {
       const json::array& a = v.get_array();
       if (a.empty()) {
         out += "[]";
         return;
       }
+      const int inner = indent >= 0 ? indent + 2 : -1;
       out += '[';
       for (std::size_t i = 0; i < a.size(); ++i) {
         if (i) out += ',';
-        newline(inner);
+        newline(out, inner);
         write_json(out, a[i], inner);
       }
-      newline(indent);
+      newline(out, indent);
       out += ']';
       return;
     }
@@ -127,38 +130,14 @@ std::string json_text(const json::value& v, bool pretty) {
   return out;
 }
 
-namespace {
-
-void write_object(std::string& out, const json::object& o, bool pretty) {
-  // A value copy would be a deep copy: write the members directly.
-  if (o.empty()) {
-    out += "{}";
-    return;
-  }
-  out += '{';
-  bool first = true;
-  for (const auto& kv : o) {
-    if (!first) out += ',';
-    first = false;
-    if (pretty) out += "\n  ";
-    write_string(out, kv.key());
-    out += pretty ? ": " : ":";
-    write_json(out, kv.value(), pretty ? 2 : -1);
-  }
-  if (pretty) out += '\n';
-  out += '}';
-}
-
-}  // namespace
-
 std::string json_text(const json::object& o, bool pretty) {
   std::string out;
   out.reserve(256);
-  write_object(out, o, pretty);
+  write_object(out, o, pretty ? 0 : -1);
   return out;
 }
 
-void append_json_text(std::string& out, const json::object& o) { write_object(out, o, false); }
+void append_json_text(std::string& out, const json::object& o) { write_object(out, o, -1); }
 void append_json_text(std::string& out, const json::value& v) { write_json(out, v, -1); }
 void append_json_string(std::string& out, std::string_view s) { write_string(out, s); }
 void append_json_number(std::string& out, double d) { write_number(out, d); }
