@@ -959,6 +959,27 @@ TEST_F(ManagementConfig, get_masks_secrets_and_the_document_can_be_put_back) {
   EXPECT_EQ(post("/api/v1/generate", R"({"model":"llama2","prompt":"hi"})", as_user).status, 200);
 }
 
+TEST_F(ManagementConfig, the_seed_ollama_block_is_accepted_and_its_models_are_pulled_at_start) {
+  // Backend b lacks mistral; it can pull it. The ollama: block has the seed's keys (the harness
+  // sets health_check_period itself).
+  start_fleet({}, {"--pullable", "mistral"});
+  start_corral("  timeout: 300\n  max_retries: 2\n  auto_pull: true\n  models: [mistral, llama2]\n  default_model: llama2\n"
+               "  embedding_model: nomic-embed-text\n  max_concurrent: 4\n");
+  ASSERT_TRUE(eventually([&] {
+    auto tags = parse_json(request(b->port, "GET", "/api/tags").body);
+    for (const auto& m : tags.at("models").as_array())
+      if (text_of(m.at("name")) == "mistral:latest") return true;
+    return false;
+  })) << "mistral was not pulled onto the backend that lacked it";
+  EXPECT_EQ(route_count(*a, "/api/pull"), 0) << "a already had every configured model";
+  auto line = gw->proc->wait_for_line("configured model pulled");
+  EXPECT_NE(line.find(b_name()), std::string::npos) << line;
+  // default_model and embedding_model serve /api/v1 requests that name no model.
+  auto r = post("/api/v1/embeddings", R"({"input":"x"})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(tagged(field(object_of(r), "model")), "nomic-embed-text:latest");
+}
+
 TEST_F(ManagementConfig, put_applies_a_partial_document_and_refuses_bad_or_fixed_keys) {
   start();
   auto retries = [&] { return number(object_of(get("/api/v1/config")).at("ollama").at("max_retries")); };
