@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <deque>
 
@@ -140,7 +141,7 @@ bool streams(mgmt_op op) { return op == mgmt_op::generate_stream || op == mgmt_o
 inference_plan plan_inference(inference_kind kind, bool stream, const json::object& req, const preset_set& presets,
                               const ollama_config& cfg, json::storage_ptr sp) {
   inference_plan plan;
-  plan.body = json::object(sp);
+  plan.body = json::object(12, sp);
   auto refuse = [&](unsigned status, std::string why) {
     plan.status = status;
     plan.error = std::move(why);
@@ -184,7 +185,7 @@ inference_plan plan_inference(inference_kind kind, bool stream, const json::obje
     case inference_kind::generate: {
       plan.api_route = "/api/generate";
       std::string text(prompt);
-      if (p) {
+      if (p && !p->template_text.empty()) {
         auto rendered = render_template(*p, prompt, variables);
         if (!rendered.error.empty()) return refuse(400, rendered.error);
         text = std::move(rendered.text);
@@ -256,17 +257,6 @@ namespace {
 
 // --- Answers ---------------------------------------------------------------------------------
 
-double ms_of(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  if (!v || !v->is_number()) return 0;
-  return std::round(v->to_number<double>() / 1e5) / 10.0;  // ns → ms, one decimal
-}
-
-std::uint64_t count_of(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  return v && v->is_number() ? v->to_number<std::uint64_t>() : 0;
-}
-
 // Writes one JSON object member by member, straight into the answer: the answers are small and
 // made once per request (or per token), so no intermediate json::object is built.
 class member_writer {
@@ -282,7 +272,11 @@ class member_writer {
   }
   void str(std::string_view k, std::string_view v) { append_json_string(key(k), v); }
   void num(std::string_view k, double v) { append_json_number(key(k), v); }
-  void count(std::string_view k, std::uint64_t v) { key(k) += std::to_string(v); }
+  void count(std::string_view k, std::uint64_t v) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    key(k).append(buf, static_cast<std::size_t>(end - buf));
+  }
   void boolean(std::string_view k, bool v) { key(k) += v ? "true" : "false"; }
   void null(std::string_view k) { key(k) += "null"; }
   void value(std::string_view k, const json::value& v) { append_json_text(key(k), v); }
@@ -384,18 +378,40 @@ class inference_shaper final : public response_shaper {
 
   // The answer's identity, text, counts and durations (a whole answer, or a stream's end).
   void summary(const json::object& o, member_writer& m) const {
+    // One pass over Ollama's fields: looking each one up would compare every key a dozen times.
+    const json::value* created_at = nullptr;
+    const json::value* embeddings = nullptr;
+    const json::value* message = nullptr;
+    const json::value* done_reason = nullptr;
+    std::uint64_t prompt_tokens = 0, completion_tokens = 0;
+    double total_ms = 0, load_ms = 0, prompt_eval_ms = 0, eval_ms = 0;
+    auto ms = [](const json::value& v) { return v.is_number() ? std::round(v.to_number<double>() / 1e5) / 10.0 : 0.0; };
+    auto count = [](const json::value& v) { return v.is_number() ? v.to_number<std::uint64_t>() : std::uint64_t{0}; };
+    for (const auto& kv : o) {
+      std::string_view k = kv.key();
+      const json::value& v = kv.value();
+      if (k == "created_at") created_at = &v;
+      else if (k == "embeddings") embeddings = &v;
+      else if (k == "message") message = &v;
+      else if (k == "done_reason") done_reason = &v;
+      else if (k == "prompt_eval_count") prompt_tokens = count(v);
+      else if (k == "eval_count") completion_tokens = count(v);
+      else if (k == "total_duration") total_ms = ms(v);
+      else if (k == "load_duration") load_ms = ms(v);
+      else if (k == "prompt_eval_duration") prompt_eval_ms = ms(v);
+      else if (k == "eval_duration") eval_ms = ms(v);
+    }
     m.str("model", ctx_.model);
     if (ctx_.preset.empty()) m.null("preset");
     else m.str("preset", ctx_.preset);
     m.str("backend", ctx_.backend);
     m.str("request_id", ctx_.id);
-    if (auto* c = o.if_contains("created_at")) m.value("created_at", *c);
-    auto prompt_tokens = count_of(o, "prompt_eval_count");
+    if (created_at) m.value("created_at", *created_at);
     if (kind_ == inference_kind::embeddings) {
-      if (auto* e = o.if_contains("embeddings")) {
-        m.value("embeddings", *e);
-        if (e->is_array() && !e->get_array().empty() && e->get_array()[0].is_array())
-          m.count("dimensions", e->get_array()[0].get_array().size());
+      if (embeddings) {
+        m.value("embeddings", *embeddings);
+        if (embeddings->is_array() && !embeddings->get_array().empty() && embeddings->get_array()[0].is_array())
+          m.count("dimensions", embeddings->get_array()[0].get_array().size());
       }
       auto& u = m.key("usage");
       member_writer usage(u);
@@ -404,16 +420,14 @@ class inference_shaper final : public response_shaper {
       usage.close();
       auto& d = m.key("durations_ms");
       member_writer durations(d);
-      durations.num("total", ms_of(o, "total_duration"));
-      durations.num("load", ms_of(o, "load_duration"));
+      durations.num("total", total_ms);
+      durations.num("load", load_ms);
       durations.close();
       return;
     }
     piece(o, m);
-    if (kind_ == inference_kind::chat)
-      if (auto* msg = o.if_contains("message")) m.value("message", *msg);
-    if (auto* r = o.if_contains("done_reason")) m.value("done_reason", *r);
-    auto completion_tokens = count_of(o, "eval_count");
+    if (kind_ == inference_kind::chat && message) m.value("message", *message);
+    if (done_reason) m.value("done_reason", *done_reason);
     {
       auto& u = m.key("usage");
       member_writer usage(u);
@@ -422,13 +436,12 @@ class inference_shaper final : public response_shaper {
       usage.count("total_tokens", prompt_tokens + completion_tokens);
       usage.close();
     }
-    double eval_ms = ms_of(o, "eval_duration");
     {
       auto& d = m.key("durations_ms");
       member_writer durations(d);
-      durations.num("total", ms_of(o, "total_duration"));
-      durations.num("load", ms_of(o, "load_duration"));
-      durations.num("prompt_eval", ms_of(o, "prompt_eval_duration"));
+      durations.num("total", total_ms);
+      durations.num("load", load_ms);
+      durations.num("prompt_eval", prompt_eval_ms);
       durations.num("eval", eval_ms);
       durations.close();
     }
