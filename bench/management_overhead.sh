@@ -4,7 +4,7 @@
 # run over one fake-ollama, alternating the two routes round by round so that a noisy machine
 # weighs on both alike.
 #
-#   bash bench/management_overhead.sh [--build-dir DIR] [--rounds N] [--duration S] [--tokens N]
+#   bash bench/management_overhead.sh [--build-dir DIR] [--rounds N (11)] [--duration S (3)] [--tokens N (10)]
 #
 # Each round runs wrk (one thread, 32 connections) for S seconds on each route, non-streamed and
 # streamed, reading corral's utime+stime from /proc before and after. Prints a table of CPU per
@@ -14,8 +14,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$ROOT/build
-ROUNDS=5
-DURATION=4
+ROUNDS=11
+DURATION=3
 TOKENS=10
 CONNECTIONS=32
 
@@ -62,21 +62,29 @@ for _ in $(seq 100); do
 done
 [[ -n $FAKE_PORT ]] || { cat "$WORK/fake.log" >&2; exit 1; }
 
-PORT=$((20000 + RANDOM % 40000))
-cat >"$WORK/corral.yaml" <<YAML
+# A port nothing listens on; the bind may still lose a race, so start-up is tried up to 5 times.
+CORRAL_PID=""
+for attempt in 1 2 3 4 5; do
+  PORT=$((20000 + RANDOM % 40000))
+  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && continue
+  cat >"$WORK/corral.yaml" <<YAML
 server: {host: 127.0.0.1, port: $PORT, threads: 1}
 ollama: {base_url: "http://127.0.0.1:$FAKE_PORT"}
 log: {access_log: false}
 management: {state_dir: "$WORK/state"}
 YAML
-"$CORRAL_BIN" --config "$WORK/corral.yaml" >"$WORK/corral.log" 2>&1 &
-CORRAL_PID=$!
-PIDS+=("$CORRAL_PID")
-for _ in $(seq 100); do
-  curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/api/version" && break
-  kill -0 "$CORRAL_PID" 2>/dev/null || { cat "$WORK/corral.log" >&2; exit 1; }
-  sleep 0.1
+  "$CORRAL_BIN" --config "$WORK/corral.yaml" >"$WORK/corral.log" 2>&1 &
+  CORRAL_PID=$!
+  PIDS+=("$CORRAL_PID")
+  for _ in $(seq 100); do
+    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/api/version" && break 2
+    kill -0 "$CORRAL_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  grep -qi "in use" "$WORK/corral.log" || { cat "$WORK/corral.log" >&2; exit 1; }
+  CORRAL_PID=""
 done
+[[ -n $CORRAL_PID ]] || { echo "management_overhead.sh: corral could not bind a port" >&2; exit 1; }
 
 PROMPT="Why is the sky blue?"
 declare -A PATHS=(

@@ -30,6 +30,21 @@ TEST(json_text_test, strings_are_escaped_and_read_back_the_same) {
   EXPECT_EQ(back.at(nasty).as_string(), nasty);
 }
 
+TEST(json_text_test, every_byte_at_every_offset_of_a_long_string_reads_back) {
+  // The writer skips 8 bytes at a time when none needs escaping: a special byte must be caught
+  // wherever it falls in a word.
+  for (int c = 0; c < 128; ++c) {
+    for (std::size_t at = 0; at < 20; ++at) {
+      std::string text(20, 'a');
+      text[at] = static_cast<char>(c);
+      auto back = json::parse(json_text(json::value(text)));
+      ASSERT_EQ(back.as_string(), text) << "byte " << c << " at " << at;
+    }
+  }
+  std::string utf8 = "caf\xc3\xa9 na\xc3\xafve \xe2\x80\x94 \xf0\x9f\xa6\x99 long enough to span words";
+  EXPECT_EQ(json_text(json::value(utf8)), "\"" + utf8 + "\"") << "UTF-8 passes through unescaped";
+}
+
 TEST(json_text_test, compact_and_pretty_hold_the_same_document) {
   auto doc = json::parse(R"({"a":[1,2.5,{"b":null,"c":true}],"d":{},"e":[],"f":"x"})");
   auto compact = json_text(doc);
