@@ -9,11 +9,20 @@
 
 namespace corral {
 
-config_update apply_config(gateway_state& state, std::shared_ptr<const config> next) {
+config_update apply_config(gateway_state& state,
+                           const std::function<std::shared_ptr<const config>(const config& running)>& make_next) {
   static std::mutex updating;
   std::lock_guard lock(updating);
   auto running = state.cfg();
   config_update out;
+  std::shared_ptr<const config> next;
+  try {
+    next = make_next(*running);
+  } catch (const std::exception& e) {
+    out.status = 400;
+    out.error = e.what();
+    return out;
+  }
   auto fixed = live_only_changes(*running, *next);
   if (!fixed.empty()) {
     std::string keys;

@@ -9,6 +9,7 @@
 // change live: a change to any of them refuses the whole update, naming them.
 #include "gateway/gateway_state.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -19,7 +20,11 @@ struct config_update {
   std::string error;      // why nothing was applied
 };
 
-// Thread-safe: updates are serialised.
-config_update apply_config(gateway_state& state, std::shared_ptr<const config> next);
+// Builds the next configuration from the running one and applies it. Thread-safe: updates are
+// serialised, and `make_next` runs under the same lock, so two updates (two PUTs, a PUT and a
+// SIGHUP) never build on the same running configuration and lose one another's changes. An
+// exception from `make_next` (config_error: the document is invalid) is a 400.
+config_update apply_config(gateway_state& state,
+                           const std::function<std::shared_ptr<const config>(const config& running)>& make_next);
 
 }  // namespace corral

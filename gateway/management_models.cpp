@@ -114,7 +114,9 @@ json::object model_entry(const fleet_model& m, const json::object* show) {
 }
 
 // The fleet's models with /api/show's detail, asking only for models not yet in the cache.
-net::awaitable<json::array> describe_models(worker& w, const std::map<std::string, fleet_model>& models) {
+// `whole_fleet`: `models` is every model there is, so cache entries for any other are dropped.
+net::awaitable<json::array> describe_models(worker& w, const std::map<std::string, fleet_model>& models,
+                                            bool whole_fleet) {
   std::vector<net::awaitable<void>> asks;
   std::set<std::string> live;
   for (const auto& [key, m] : models) {
@@ -125,7 +127,7 @@ net::awaitable<json::array> describe_models(worker& w, const std::map<std::strin
       asks.push_back(show_into_cache(w, *w.state.backends()[static_cast<std::size_t>(m.first_backend)], name, digest));
   }
   co_await join_all(std::move(asks));
-  w.state.model_info().prune(live);
+  if (whole_fleet) w.state.model_info().prune(live);
   json::array out;
   for (const auto& [key, m] : models) {
     auto show = w.state.model_info().find(std::string(str(m.tag, "name")), std::string(str(m.tag, "digest")));
@@ -436,12 +438,19 @@ net::awaitable<void> serve_models(worker& w, downstream& client, const route_mat
           co_return;
         }
         std::map<std::string, fleet_model> one{*it};
-        auto list = co_await describe_models(w, one);
+        auto list = co_await describe_models(w, one, false);
         co_await client.reply(200, json_type, json_text(list[0]));
         co_return;
       }
       json::object out;
-      auto list = co_await describe_models(w, models);
+      auto list = co_await describe_models(w, models, true);
+      // A key limited to some models sees only those, as in /api/tags.
+      if (client.ctx.who && !client.ctx.who->models.empty()) {
+        json::array kept;
+        for (auto& m : list)
+          if (client.ctx.who->may_use(normalize_model_name(m.at("name").as_string()))) kept.push_back(std::move(m));
+        list = std::move(kept);
+      }
       out["models"] = std::move(list);
       co_await client.reply(200, json_type, json_text(out));
       co_return;

@@ -161,21 +161,14 @@ net::awaitable<void> serve_config(worker& w, downstream& client, const route_mat
     co_return;
   }
   std::shared_ptr<const config> next;
-  std::string error;
-  try {
-    auto doc = config_to_json(*running, false);
+  auto update = apply_config(w.state, [&](const config& current) {
+    auto doc = config_to_json(current, false);
     merge_config_document(doc, *body);
     auto parsed = parse_config_document(doc, "PUT /api/v1/config");
-    parsed.source = running->source;
+    parsed.source = current.source;
     next = std::make_shared<const config>(std::move(parsed));
-  } catch (const std::exception& e) {
-    error = e.what();
-  }
-  if (!next) {
-    co_await client.reply_error(api_flavor::ollama, 400, error);
-    co_return;
-  }
-  auto update = apply_config(w.state, next);
+    return next;
+  });
   if (!update.error.empty()) {
     co_await client.reply_error(api_flavor::ollama, update.status, update.error);
     co_return;

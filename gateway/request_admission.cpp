@@ -105,7 +105,9 @@ net::awaitable<bool> admit(const policy_chain& chain, downstream& client, const 
   }
   bool changes_things = ctx.cls == route_class::fleet_change ||
                         (ctx.cls == route_class::management && ctx.method != "GET" && ctx.method != "HEAD");
-  if (changes_things && !chain.has_api_keys() && !is_loopback(client_ip)) {
+  // Unless it comes from this machine, a change needs a caller the auth policy identified (whose
+  // role it checked): keys that guard other routes do not open these.
+  if (changes_things && !ctx.who && !is_loopback(client_ip)) {
     constexpr std::string_view why =
         "routes that change the fleet or corral's configuration are served to loopback clients only while no API "
         "keys are configured (configure an auth policy with admin keys)";

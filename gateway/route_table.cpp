@@ -103,22 +103,25 @@ route_match match_management(std::string_view method, std::string_view path) {
   unsigned bit = method_bit(method);
   route_match m;
   bool path_known = false;
+  // The first entry whose path and method match; paths are listed most specific first, so
+  // "/api/v1/models/x/info" is the info route, while DELETE /api/v1/models/pull deletes a model
+  // named "pull". A path that matches only with other methods is a 405 under its first label.
   for (const auto& e : mgmt_routes) {
     if (e.path.empty()) break;
     std::string_view param;
     if (!path_matches(e.path, path, param)) continue;
-    // "/api/v1/models/{}" must not swallow "/api/v1/models/x/info" (listed before it).
+    if (e.method & bit) {
+      m.label = e.label;
+      m.path_param = param;
+      m.kind = route_kind::management;
+      m.op = e.op;
+      return m;
+    }
     if (!path_known) {
       m.label = e.label;
       m.path_param = param;
       m.kind = route_kind::method_not_allowed;
       path_known = true;
-    }
-    if (e.label != m.label) continue;
-    if (e.method & bit) {
-      m.kind = route_kind::management;
-      m.op = e.op;
-      return m;
     }
   }
   return m;

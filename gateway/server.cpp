@@ -153,7 +153,7 @@ void run_server(std::shared_ptr<const config> cfg, std::string version, std::fun
       continue;
     }
     try {
-      auto update = apply_config(state, std::make_shared<const config>(reread()));
+      auto update = apply_config(state, [&](const config&) { return std::make_shared<const config>(reread()); });
       if (update.error.empty()) log(log_level::info, "configuration reloaded", {{"policies", state.chain()->describe()}});
       else log(log_level::error, "configuration not reloaded", {{"error", update.error}});
     } catch (const std::exception& e) {

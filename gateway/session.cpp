@@ -287,6 +287,12 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
       }
     }
   }
+  // A model named in a management path meets the chain too (a key limited to some models).
+  if (route.kind == route_kind::management &&
+      (route.op == mgmt_op::model_get || route.op == mgmt_op::model_info || route.op == mgmt_op::model_delete)) {
+    auto name = percent_decode(route.path_param);
+    if (is_valid_model_name(name)) ctx.model = normalize_model_name(name);
+  }
   // Management inference: translated into Ollama's request, which the chain then sees.
   inference_plan plan;
   if (route.kind == route_kind::management && body && body_error.empty() && is_management_inference(route.op)) {
@@ -363,9 +369,18 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
       co_await serve_ps(w, client);
       co_return;
     case route_kind::not_found:
+      // Ollama answers unknown routes in plain text; the management API speaks JSON throughout.
+      if (path_of(req.target()).starts_with("/api/v1/")) {
+        co_await client.reply_error(api_flavor::ollama, 404, "404 page not found");
+        co_return;
+      }
       co_await client.reply(404, "text/plain", "404 page not found");
       co_return;
     case route_kind::method_not_allowed:
+      if (route.label.starts_with("/api/v1/")) {
+        co_await client.reply_error(api_flavor::ollama, 405, "405 method not allowed");
+        co_return;
+      }
       co_await client.reply(405, "text/plain", "405 method not allowed");
       co_return;
     default:

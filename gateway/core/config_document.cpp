@@ -73,16 +73,33 @@ json::value unmask(const json::value& patch, const json::value* base, const std:
   if (patch.is_string() && patch.get_string() == masked_value) {
     if (!base)
       throw config_error(path + ": masked value " + in_quotes(masked_value) +
-                         " given where no value is configured");
+                         " given where no value is configured (a masked value is kept from the running entry with the "
+                         "same name; send the value itself)");
     return *base;
   }
   if (patch.is_array()) {
+    // A list may have been edited (an entry removed, the order changed): a masked value is
+    // taken from the running entry with the same "name" (policies, keys), never from whatever
+    // now stands at the same position, which could hand one key's hash to another. Entries
+    // without a name are matched by position only when the list kept its length.
     const json::array* base_items = base ? base->if_array() : nullptr;
     json::array out;
     const json::array& items = patch.get_array();
+    auto name_of = [](const json::value& v) -> const json::string* {
+      if (!v.is_object()) return nullptr;
+      auto* n = v.get_object().if_contains("name");
+      return n && n->is_string() ? &n->get_string() : nullptr;
+    };
     for (std::size_t i = 0; i < items.size(); ++i) {
-      const json::value* base_item =
-          base_items && i < base_items->size() ? &(*base_items)[i] : nullptr;
+      const json::value* base_item = nullptr;
+      if (base_items) {
+        if (const json::string* name = name_of(items[i])) {
+          for (const auto& b : *base_items)
+            if (const json::string* other = name_of(b); other && *other == *name) base_item = &b;
+        } else if (base_items->size() == items.size()) {
+          base_item = &(*base_items)[i];
+        }
+      }
       out.push_back(unmask(items[i], base_item, path + "[" + std::to_string(i) + "]"));
     }
     return out;

@@ -1134,6 +1134,60 @@ TEST_F(ManagementAuth, a_user_key_reads_and_infers_and_only_an_admin_key_changes
   EXPECT_EQ(route_count(*a, "/api/pull") + route_count(*b, "/api/pull"), 0);
 }
 
+TEST_F(ManagementAuth, the_configuration_is_an_admins_and_a_limited_key_sees_only_its_models) {
+  // `corral hash-key limited-key-1`.
+  const std::string limited_hash = "sha256:3d4e916c0a5ee9a78c0df7c1f4d93c697c099cc32f3f161456df4573d55b0966";
+  const std::map<std::string, std::string> narrow{{"Authorization", "Bearer limited-key-1"}};
+  start({}, auth_policy() + "      - {name: narrow, hash: \"" + limited_hash + "\", models: [mistral]}\n");
+  EXPECT_EQ(get("/api/v1/config", as_user).status, 403);
+  EXPECT_EQ(get("/api/v1/config", as_admin).status, 200);
+
+  auto models = list_of(get("/api/v1/models", narrow), "models");
+  ASSERT_EQ(models.size(), 1u) << json::serialize(models);
+  EXPECT_EQ(text_of(models[0].at("name")), "mistral:latest");
+  EXPECT_EQ(get("/api/v1/models/mistral", narrow).status, 200);
+  EXPECT_EQ(get("/api/v1/models/llama2", narrow).status, 403);
+  EXPECT_EQ(get("/api/v1/models/llama2/info", narrow).status, 403);
+  EXPECT_EQ(list_of(get("/api/v1/models", as_user), "models").size(), 4u) << "an unlimited key sees every model";
+  // A batch names its models per item: each item is allowed or refused on its own.
+  auto batch = object_of(post("/api/v1/batch/generate",
+                              R"({"items":[{"model":"mistral","prompt":"a"},{"model":"llama2","prompt":"b"}]})", narrow));
+  EXPECT_EQ(number(batch.at("results").at(0).at("status")), 200);
+  EXPECT_EQ(number(batch.at("results").at(1).at("status")), 403);
+}
+
+TEST_F(ManagementAuth, a_masked_key_hash_stays_with_its_key_when_the_list_is_edited) {
+  start({}, auth_policy());
+  // The GET document lists ops (admin) then app (user), hashes masked. Removing ops and sending
+  // app's masked hash back must keep app's hash, not take the one that stood first.
+  auto doc = object_of(get("/api/v1/config", as_admin));
+  auto& keys = doc.at("policies").at(0).as_object().at("keys").as_array();
+  ASSERT_EQ(keys.size(), 2u);
+  ASSERT_EQ(text_of(keys[1].at("hash")), "********");
+  json::array only_app{keys[1]};
+  keys = only_app;
+  json::object patch{{"policies", doc.at("policies")}};
+  auto put = request(port(), "PUT", "/api/v1/config", json::serialize(patch), as_admin);
+  ASSERT_EQ(put.status, 200) << put.body;
+  EXPECT_EQ(get("/api/v1/status", as_admin).status, 401) << "the removed key no longer works";
+  EXPECT_EQ(get("/api/v1/status", as_user).status, 200) << "the kept key keeps its own hash";
+  EXPECT_EQ(post("/api/v1/presets", R"({"name":"p","model":"llama2"})", as_user).status, 403) << "and its own role";
+}
+
+TEST_F(ManagementAuth, unknown_management_routes_and_methods_answer_json) {
+  start();
+  auto nope = get("/api/v1/nope");
+  EXPECT_EQ(nope.status, 404);
+  EXPECT_FALSE(error_of(nope).empty()) << nope.body;
+  auto patch = request(port(), "PATCH", "/api/v1/config", "{}");
+  EXPECT_EQ(patch.status, 405);
+  EXPECT_FALSE(error_of(patch).empty()) << patch.body;
+  // A model named like a fixed route is still a model for DELETE.
+  auto del = request(port(), "DELETE", "/api/v1/models/pull");
+  EXPECT_EQ(del.status, 404) << del.body;
+  EXPECT_NE(error_of(del).find("pull"), std::string::npos) << del.body;
+}
+
 // --- 10. corral demo -------------------------------------------------------------------------
 
 class ManagementDemo : public management_fixture {};

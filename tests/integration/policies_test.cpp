@@ -13,6 +13,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 namespace corral::test {
@@ -368,6 +369,31 @@ TEST(policy_loopback_rule, without_keys_fleet_changes_come_from_loopback_only) {
   auto generate = "POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(gen.size()) +
                   "\r\nConnection: close\r\n\r\n" + gen;
   EXPECT_NE(status_line_from(ip, gw.port, generate).find(" 200 "), std::string::npos);
+}
+
+TEST(policy_loopback_rule, keys_that_guard_other_routes_do_not_open_configuration_changes) {
+  auto ip = outside_address();
+  if (ip.empty()) GTEST_SKIP() << "no non-loopback address to test from";
+  fake_ollama a(std::vector<std::string>{"--models", "llama2"});
+  char dir[] = "/tmp/corral-loopback-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  // Keys guard inference and the Ollama fleet routes, not the management API.
+  corral_process gw(std::vector<std::string>{a.url()}, "", "", {{"HOST", "0.0.0.0"}},
+                    std::string("management:\n  state_dir: ") + dir +
+                        "\npolicies:\n  - type: auth\n    routes: [inference, fleet_read, fleet_change]\n    keys:\n"
+                        "      - {name: ops, hash: \"" + admin_hash + "\", role: admin}\n");
+  const std::string body = R"({"policies":[]})";
+  auto put = "PUT /api/v1/config HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+             "\r\nConnection: close\r\n\r\n" + body;
+  EXPECT_NE(status_line_from(ip, gw.port, put).find(" 403 "), std::string::npos) << "from " << ip;
+  const std::string preset = R"({"name":"x","model":"llama2"})";
+  auto create = "POST /api/v1/presets HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(preset.size()) +
+                "\r\nConnection: close\r\n\r\n" + preset;
+  EXPECT_NE(status_line_from(ip, gw.port, create).find(" 403 "), std::string::npos) << "from " << ip;
+  // The machine itself still may; the auth policy is still there afterwards for everyone else.
+  EXPECT_NE(status_line_from("127.0.0.1", gw.port, create).find(" 201 "), std::string::npos);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 int run(const std::string& command) {

@@ -852,10 +852,17 @@ TEST_F(config_test, merge_keeps_configured_values_where_the_patch_is_masked) {
   config expected = original;
   expected.management.batch_max_items = 500;
   expect_same(parse_config_document(doc, "PUT"), expected);
-  // Inside a list, items are matched by index; the patch's list still replaces the base's.
-  EXPECT_EQ(merged(R"({"p":[{"keys":[{"hash":"h0"},{"hash":"h1"}]},{"x":1}]})",
-                   R"({"p":[{"keys":[{"hash":"new"},{"hash":"********","name":"n"}]}]})"),
-            R"({"p":[{"keys":[{"hash":"new"},{"hash":"h1","name":"n"}]}]})");
+  // Inside a list, a masked value comes from the running entry with the same name, wherever it
+  // stood: removing or reordering keys never hands one key's hash to another. The patch's list
+  // still replaces the base's.
+  EXPECT_EQ(merged(R"({"p":[{"name":"a","keys":[{"name":"k0","hash":"h0"},{"name":"k1","hash":"h1"}]},{"name":"b"}]})",
+                   R"({"p":[{"name":"a","keys":[{"name":"k1","hash":"********"}]}]})"),
+            R"({"p":[{"name":"a","keys":[{"name":"k1","hash":"h1"}]}]})");
+  EXPECT_EQ(merged(R"({"keys":[{"name":"alice","hash":"ha"},{"name":"bob","hash":"hb"}]})",
+                   R"({"keys":[{"name":"bob","hash":"********"},{"name":"alice","hash":"********"}]})"),
+            R"({"keys":[{"name":"bob","hash":"hb"},{"name":"alice","hash":"ha"}]})");
+  // Entries without a name: by position, only while the list keeps its length.
+  EXPECT_EQ(merged(R"({"tokens":["x","y"]})", R"({"tokens":["********","z"]})"), R"({"tokens":["x","z"]})");
   EXPECT_EQ(merged(R"({"a":{"token":{"deep":1}}})", R"({"a":{"token":"********"}})"),
             R"({"a":{"token":{"deep":1}}})");
 }
@@ -863,11 +870,19 @@ TEST_F(config_test, merge_keeps_configured_values_where_the_patch_is_masked) {
 TEST_F(config_test, merge_refuses_a_masked_value_where_nothing_is_configured) {
   EXPECT_EQ(merge_error_of(R"({"policies":[{"keys":[{"hash":"h0"}]}]})",
                            R"({"policies":[{"keys":[{"hash":"h0"},{"hash":"********"}]}]})"),
-            "policies[0].keys[1].hash: masked value '********' given where no value is configured");
+            "policies[0].keys[1].hash: masked value '********' given where no value is configured (a masked value "
+            "is kept from the running entry with the same name; send the value itself)");
+  EXPECT_NE(merge_error_of(R"({"keys":[{"name":"alice","hash":"ha"}]})", R"({"keys":[{"name":"carol","hash":"********"}]})")
+                .find("keys[0].hash: masked value"),
+            std::string::npos)
+      << "a masked hash under a name the running config lacks is refused";
+  EXPECT_NE(merge_error_of(R"({"tokens":["x","y"]})", R"({"tokens":["********"]})").find("tokens[0]"), std::string::npos);
   EXPECT_EQ(merge_error_of(R"({})", R"({"presets":{"x":{"password":"********"}}})"),
-            "presets.x.password: masked value '********' given where no value is configured");
+            "presets.x.password: masked value '********' given where no value is configured (a masked value is "
+            "kept from the running entry with the same name; send the value itself)");
   EXPECT_EQ(merge_error_of(R"({"a":[]})", R"({"a":["********"]})"),
-            "a[0]: masked value '********' given where no value is configured");
+            "a[0]: masked value '********' given where no value is configured (a masked value is kept from the "
+            "running entry with the same name; send the value itself)");
 }
 
 TEST_F(config_test, merge_treats_base_url_and_backends_as_one_setting) {

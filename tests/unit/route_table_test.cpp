@@ -185,6 +185,8 @@ TEST(management_routes_test, each_path_and_method_is_one_operation) {
       {"GET", "/api/v1/models/llama2:7b", mgmt_op::model_get, "/api/v1/models/{model}", "llama2:7b"},
       {"GET", "/api/v1/models/library/llama2/info", mgmt_op::model_info, "/api/v1/models/{model}/info", "library/llama2"},
       {"DELETE", "/api/v1/models/me/mine:1", mgmt_op::model_delete, "/api/v1/models/{model}", "me/mine:1"},
+      {"DELETE", "/api/v1/models/pull", mgmt_op::model_delete, "/api/v1/models/{model}", "pull"},
+      {"GET", "/api/v1/models/copy", mgmt_op::model_get, "/api/v1/models/{model}", "copy"},
       {"POST", "/api/v1/generate/stream", mgmt_op::generate_stream, "/api/v1/generate/stream", ""},
       {"POST", "/api/v1/batch/embeddings", mgmt_op::batch_embeddings, "/api/v1/batch/embeddings", ""},
       {"PUT", "/api/v1/presets/coding", mgmt_op::preset_replace, "/api/v1/presets/{preset}", "coding"},
