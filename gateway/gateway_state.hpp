@@ -14,6 +14,7 @@
 #include "policies/policy_counters.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
 #include <filesystem>
@@ -73,6 +74,9 @@ class gateway_state {
   usage_stats& usage() noexcept { return *usage_; }
   preset_registry& presets() noexcept { return *presets_; }
   model_info_cache& model_info() noexcept { return *model_info_; }
+  // One thread for work that blocks (the preset store's write and fsync), so that it never
+  // stalls a worker's event loop.
+  boost::asio::thread_pool& blocking() noexcept { return blocking_; }
   const std::string& version() const noexcept { return version_; }
   steady_clock::time_point started() const noexcept { return started_; }
 
@@ -98,6 +102,7 @@ class gateway_state {
   std::unique_ptr<usage_stats> usage_;
   std::unique_ptr<preset_registry> presets_;
   std::unique_ptr<model_info_cache> model_info_;
+  boost::asio::thread_pool blocking_{1};
   std::string version_;
   steady_clock::time_point started_ = steady_clock::now();
 };

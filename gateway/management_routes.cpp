@@ -8,10 +8,13 @@
 #include "gateway/presets.hpp"
 #include "gateway/usage_stats.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <chrono>
 #include <ctime>
+#include <functional>
 
 namespace corral {
 namespace net = boost::asio;
@@ -39,6 +42,13 @@ json::array names_of(const json::array& entries) {
 }
 
 // --- Presets ---------------------------------------------------------------------------------
+
+// Runs a preset change (which writes and fsyncs the store) on the blocking thread; the
+// coroutine resumes on its worker when it is done.
+net::awaitable<preset_change> off_the_loop(worker& w, const std::function<preset_change()>& change) {
+  co_return co_await net::co_spawn(
+      w.state.blocking(), [&]() -> net::awaitable<preset_change> { co_return change(); }, net::use_awaitable);
+}
 
 net::awaitable<void> serve_presets(worker& w, downstream& client, const route_match& route, const json::object* body) {
   auto& registry = w.state.presets();
@@ -71,7 +81,9 @@ net::awaitable<void> serve_presets(worker& w, downstream& client, const route_ma
         co_return;
       }
       auto doc = json_text(to_json(parsed.value));
-      auto change = create ? registry.create(std::move(parsed.value)) : registry.replace(name, std::move(parsed.value));
+      auto change = co_await off_the_loop(w, [&] {
+        return create ? registry.create(std::move(parsed.value)) : registry.replace(name, std::move(parsed.value));
+      });
       if (!change.error.empty()) {
         co_await client.reply_error(api_flavor::ollama, change.status, change.error);
         co_return;
@@ -80,7 +92,7 @@ net::awaitable<void> serve_presets(worker& w, downstream& client, const route_ma
       co_return;
     }
     case mgmt_op::preset_delete: {
-      auto change = registry.remove(name);
+      auto change = co_await off_the_loop(w, [&] { return registry.remove(name); });
       if (!change.error.empty()) {
         co_await client.reply_error(api_flavor::ollama, change.status, change.error);
         co_return;
