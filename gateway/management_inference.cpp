@@ -615,7 +615,12 @@ net::awaitable<void> serve_batch(worker& w, downstream& client, const json::obje
       stream = kv.value().get_bool();
       continue;
     }
-    defaults[kv.key()] = kv.value();  // checked with each item
+    defaults[kv.key()] = kv.value();
+  }
+  // Defaults are checked once for the batch (each item is checked again with its own fields).
+  if (auto r = check_fields(kind, defaults); r.status) {
+    co_await client.reply_error(api_flavor::ollama, r.status, r.error);
+    co_return;
   }
 
   auto st = std::make_shared<batch_state>(list.size());

@@ -657,6 +657,12 @@ TEST_F(ManagementBatch, too_many_items_is_413_and_an_empty_batch_is_400) {
   EXPECT_EQ(empty.status, 400) << empty.body;
   EXPECT_NE(error_of(empty).find("items"), std::string::npos);
   EXPECT_EQ(post("/api/v1/batch/embeddings", R"({"model":"nomic-embed-text"})").status, 400);
+  // A bad default is the batch's error, named once, before any item runs.
+  auto colour = post("/api/v1/batch/generate", R"({"model":"llama2","colour":1,"items":["a"]})");
+  EXPECT_EQ(colour.status, 400) << colour.body;
+  EXPECT_NE(error_of(colour).find("colour"), std::string::npos) << colour.body;
+  auto hot = post("/api/v1/batch/generate", R"({"model":"llama2","temperature":"hot","items":["a"]})");
+  EXPECT_EQ(hot.status, 400) << hot.body;
   EXPECT_EQ(post("/api/v1/batch/generate", R"({"model":"llama2","items":["a","b","c"]})").status, 200);
   EXPECT_EQ(route_count(*a, "/api/generate") + route_count(*b, "/api/generate"), 3);
 }
