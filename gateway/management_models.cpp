@@ -140,7 +140,8 @@ net::awaitable<json::array> describe_models(worker& w, const std::map<std::strin
 
 struct target_choice {
   std::vector<backend*> backends;
-  std::string error;  // 400 when set
+  std::string error;     // why there are none to ask
+  unsigned status = 400;
 };
 
 std::string backend_names(worker& w) {
@@ -196,6 +197,18 @@ target_choice choose_targets(worker& w, const json::value* targets, backend_mask
     if (std::find(out.backends.begin(), out.backends.end(), found) == out.backends.end()) out.backends.push_back(found);
   }
   return out;
+}
+
+// Targets of an operation on a model: those given, else every backend that has it (404 when
+// none has it).
+net::awaitable<target_choice> targets_having(worker& w, const json::value* given, std::string model) {
+  auto has = co_await backends_with_model(w, normalize_model_name(model), false);
+  auto out = choose_targets(w, given, has);
+  if (out.error.empty() && out.backends.empty()) {
+    out.status = 404;
+    out.error = "model '" + model + "' not found";
+  }
+  co_return out;
 }
 
 struct outcome_row {
@@ -486,15 +499,10 @@ net::awaitable<void> serve_models(worker& w, downstream& client, const route_mat
       co_await serve_pull_op(w, client, *body);
       co_return;
     case mgmt_op::model_delete: {
-      auto has = co_await backends_with_model(w, client.ctx.model, false);
       auto given = query_targets(query);
-      auto targets = choose_targets(w, given.is_null() ? nullptr : &given, has);
+      auto targets = co_await targets_having(w, given.is_null() ? nullptr : &given, name);
       if (!targets.error.empty()) {
-        co_await client.reply_error(api_flavor::ollama, 400, targets.error);
-        co_return;
-      }
-      if (targets.backends.empty()) {
-        co_await client.reply_error(api_flavor::ollama, 404, "model '" + name + "' not found");
+        co_await client.reply_error(api_flavor::ollama, targets.status, targets.error);
         co_return;
       }
       json::object req;
@@ -512,14 +520,9 @@ net::awaitable<void> serve_models(worker& w, downstream& client, const route_mat
         co_return;
       }
       client.ctx.model = normalize_model_name(source);
-      auto has = co_await backends_with_model(w, client.ctx.model, false);
-      auto targets = choose_targets(w, body->if_contains("targets"), has);
+      auto targets = co_await targets_having(w, body->if_contains("targets"), source);
       if (!targets.error.empty()) {
-        co_await client.reply_error(api_flavor::ollama, 400, targets.error);
-        co_return;
-      }
-      if (targets.backends.empty()) {
-        co_await client.reply_error(api_flavor::ollama, 404, "model '" + source + "' not found");
+        co_await client.reply_error(api_flavor::ollama, targets.status, targets.error);
         co_return;
       }
       json::object req;

@@ -187,9 +187,4 @@ class auth_policy final : public policy {
 
 std::unique_ptr<policy> make_auth(const json::object& options) { return std::make_unique<auth_policy>(options); }
 
-bool auth_has_keys(const json::object& options) {
-  auto* k = options.if_contains("keys");
-  return k && k->is_array() && !k->get_array().empty();
-}
-
 }  // namespace corral

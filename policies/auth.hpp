@@ -26,7 +26,4 @@ namespace corral {
 
 std::unique_ptr<policy> make_auth(const boost::json::object& options);
 
-// True when the auth options configure at least one key (the chain's loopback rule).
-bool auth_has_keys(const boost::json::object& options);
-
 }  // namespace corral

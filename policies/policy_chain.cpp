@@ -83,9 +83,6 @@ std::shared_ptr<const policy_chain> policy_chain::build(const std::vector<policy
                            "' (all, probe, inference, fleet_read, fleet_change, management, other, or a path such as /api/chat)");
     }
     e.p->bind(spec.name, i, counters);
-    // The loopback rule for fleet-changing routes lifts only when keys guard those routes.
-    if (spec.type == "auth" && spec.options && auth_has_keys(*spec.options) && (e.class_mask & bit(route_class::fleet_change)))
-      chain->has_api_keys_ = true;
     chain->entries_.push_back(std::move(e));
   }
   for (const auto& e : chain->entries_) {

@@ -27,9 +27,6 @@ class policy_chain {
                                                    bool (*known_route)(std::string_view) = nullptr);
 
   bool empty() const noexcept { return entries_.empty(); }
-  // True when an auth policy with at least one key applies to fleet-changing routes: without
-  // one, those routes are served to loopback clients only.
-  bool has_api_keys() const noexcept { return has_api_keys_; }
   // True when some policy's chunk hook applies to responses of this request's route.
   bool filters_responses(const request_context& ctx) const noexcept;
 
@@ -55,7 +52,6 @@ class policy_chain {
   };
   std::vector<entry> entries_;
   std::vector<const entry*> request_hooks_, head_hooks_, chunk_hooks_, complete_hooks_;
-  bool has_api_keys_ = false;
 };
 
 }  // namespace corral

@@ -29,7 +29,6 @@ std::string build_error(const std::string& yaml) {
 TEST(policy_chain_test, an_empty_chain_is_empty_and_lets_everything_through) {
   auto chain = policy_chain::build({}, nullptr);
   EXPECT_TRUE(chain->empty());
-  EXPECT_FALSE(chain->has_api_keys());
   request_context ctx;
   ctx.cls = route_class::inference;
   EXPECT_FALSE(chain->filters_responses(ctx));
@@ -114,15 +113,6 @@ policies:
   for (const auto& e : counters.snapshot())
     if (e.policy == "prompt_guard" && e.decision == "block") blocks = e.count;
   EXPECT_EQ(blocks, 2u);
-}
-
-TEST(policy_chain_test, has_api_keys_only_with_an_auth_policy_that_has_keys) {
-  EXPECT_FALSE(policy_chain::build(specs_from("policies:\n  - {type: auth, deny_ips: [10.0.0.1]}\n"), nullptr)->has_api_keys());
-  const std::string keys = "    keys: [{name: k, hash: 'sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'}]\n";
-  EXPECT_TRUE(policy_chain::build(specs_from("policies:\n  - type: auth\n" + keys), nullptr)->has_api_keys());
-  EXPECT_FALSE(policy_chain::build(specs_from("policies:\n  - type: auth\n    routes: [inference]\n" + keys), nullptr)
-                   ->has_api_keys())
-      << "keys that do not guard fleet-changing routes must not lift the loopback rule";
 }
 
 TEST(policy_chain_test, errors_name_the_entry_its_line_and_the_option) {
