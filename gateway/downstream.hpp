@@ -34,6 +34,9 @@ class response_shaper {
   virtual std::string_view whole_content_type() const = 0;
   // The record that ends a stream that broke (or that a policy blocked).
   virtual std::string error_record(std::string_view message) = 0;
+  // The answer's token counts and model load time, read while reshaping it, into `ctx` (the
+  // relay then does not search the answer for them again).
+  virtual void usage(request_context& ctx) const = 0;
 };
 
 // A growable byte buffer that is not zero-filled (the relay's, reused for a connection's life).

@@ -1,5 +1,6 @@
 #include "gateway/management_inference.hpp"
 
+#include "gateway/core/json_scan.hpp"
 #include "gateway/core/json_text.hpp"
 #include "gateway/core/model_name.hpp"
 #include "gateway/join_all.hpp"
@@ -263,15 +264,29 @@ class member_writer {
  public:
   explicit member_writer(std::string& out) : out_(out) { out_ += '{'; }
   void close() { out_ += '}'; }
+  // `k` is one of the answer's own names (plain ASCII, nothing to escape).
   std::string& key(std::string_view k) {
-    if (!first_) out_ += ',';
+    out_ += first_ ? "\"" : ",\"";
     first_ = false;
-    append_json_string(out_, k);
-    out_ += ':';
+    out_ += k;
+    out_ += "\":";
     return out_;
   }
   void str(std::string_view k, std::string_view v) { append_json_string(key(k), v); }
-  void num(std::string_view k, double v) { append_json_number(key(k), v); }
+  // A number given in tenths, written with one decimal (123 as 12.3): integer arithmetic, where a
+  // shortest-decimal conversion of a double costs more than reading the record.
+  void tenths(std::string_view k, std::int64_t v) {
+    auto& out = key(k);
+    if (v < 0) {
+      out += '-';
+      v = -v;
+    }
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v / 10);
+    out.append(buf, static_cast<std::size_t>(end - buf));
+    out += '.';
+    out += static_cast<char>('0' + v % 10);
+  }
   void count(std::string_view k, std::uint64_t v) {
     char buf[24];
     auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
@@ -279,11 +294,56 @@ class member_writer {
   }
   void boolean(std::string_view k, bool v) { key(k) += v ? "true" : "false"; }
   void null(std::string_view k) { key(k) += "null"; }
-  void value(std::string_view k, const json::value& v) { append_json_text(key(k), v); }
+  // A value's JSON text as the backend wrote it (checked by json_cursor).
+  void raw(std::string_view k, std::string_view json) { key(k) += json; }
 
  private:
   std::string& out_;
   bool first_ = true;
+};
+
+constexpr std::string_view empty_string = R"("")";
+
+// What one of Ollama's records says: the text of the values the answer takes as they are, and
+// the numbers it reads. One pass over the record, no JSON tree: looking each field up would
+// compare every key a dozen times, and parsing then writing the values again cost more than
+// relaying the record (json_scan.hpp).
+struct ollama_record {
+  std::string_view error, done, response, thinking, message, created_at, embeddings, done_reason;
+  std::uint64_t prompt_tokens = 0, completion_tokens = 0, load_ns = 0;
+  // Durations in tenths of a millisecond (Ollama's are in nanoseconds): written as 12.3.
+  std::int64_t total = 0, load = 0, prompt_eval = 0, eval = 0;
+
+  // False when `text` is not one well-formed JSON object.
+  bool read(std::string_view text) {
+    auto ms = [](std::string_view v) {
+      auto ns = json_number(v);
+      return ns && std::abs(*ns) < 1e20 ? std::llround(*ns / 1e5) : std::int64_t{0};
+    };
+    auto count = [](std::string_view v) { return json_count(v).value_or(0); };
+    json_cursor c(text);
+    std::string_view k, v;
+    while (c.next_member(k, v)) {
+      if (k == "response") response = v;
+      else if (k == "message") message = v;
+      else if (k == "done") done = v;
+      else if (k == "created_at") created_at = v;
+      else if (k == "thinking") thinking = v;
+      else if (k == "eval_count") completion_tokens = count(v);
+      else if (k == "eval_duration") eval = ms(v);
+      else if (k == "prompt_eval_count") prompt_tokens = count(v);
+      else if (k == "prompt_eval_duration") prompt_eval = ms(v);
+      else if (k == "total_duration") total = ms(v);
+      else if (k == "load_duration") {
+        load_ns = count(v);
+        load = ms(v);
+      }
+      else if (k == "done_reason") done_reason = v;
+      else if (k == "embeddings") embeddings = v;
+      else if (k == "error") error = v;
+    }
+    return c.ok();
+  }
 };
 
 class inference_shaper final : public response_shaper {
@@ -297,43 +357,36 @@ class inference_shaper final : public response_shaper {
   std::string_view whole_content_type() const override { return stream_ ? stream_content_type() : json_type; }
 
   void on_record(std::string_view record, std::string& out) override {
-    // One record is a few hundred bytes: parsed in an arena on the stack.
-    unsigned char scratch[4096];
-    json::monotonic_resource mr(scratch, sizeof scratch);
-    boost::system::error_code ec;
-    auto v = json::parse(record, ec, &mr);
-    if (ec || !v.is_object()) return;  // a blank or broken line carries nothing for the client
-    auto& o = v.get_object();
-    if (auto* e = o.if_contains("error")) {
+    ollama_record r;
+    if (!r.read(record)) return;  // a blank or broken line carries nothing for the client
+    if (!r.error.empty()) {
       begin(out, true);
       member_writer m(out);
-      m.value("error", *e);
+      m.raw("error", r.error);
       m.close();
       end(out);
       return;
     }
-    auto* d = o.if_contains("done");
-    bool done = d && d->is_bool() && d->get_bool();
+    bool done = r.done == "true";
+    if (done) counted(r);
     begin(out, false);
     member_writer m(out);
-    if (done) summary(o, m);
-    else piece(o, m);
+    if (done) summary(r, m);
+    else piece(r, m);
     m.boolean("done", done);
     m.close();
     end(out);
   }
 
   std::string on_whole(std::string_view body) override {
-    unsigned char scratch[16384];
-    json::monotonic_resource mr(scratch, sizeof scratch);
-    boost::system::error_code ec;
-    auto v = json::parse(body, ec, &mr);
-    if (ec || !v.is_object()) return std::string(body);
+    ollama_record r;
+    if (!r.read(body)) return std::string(body);
+    counted(r);
     std::string out;
     out.reserve(body.size() + 256);
     if (stream_) begin(out, false);
     member_writer m(out);
-    summary(v.get_object(), m);
+    summary(r, m);
     if (stream_) m.boolean("done", true);
     m.close();
     if (stream_) end(out);
@@ -350,7 +403,19 @@ class inference_shaper final : public response_shaper {
     return out;
   }
 
+  void usage(request_context& ctx) const override {
+    ctx.prompt_tokens = prompt_tokens_;
+    ctx.completion_tokens = completion_tokens_;
+    ctx.load_ns = load_ns_;
+  }
+
  private:
+  void counted(const ollama_record& r) {
+    prompt_tokens_ = r.prompt_tokens;
+    completion_tokens_ = r.completion_tokens;
+    load_ns_ = r.load_ns;
+  }
+
   void begin(std::string& out, bool error) const {
     if (!sse_) return;
     if (error) out += "event: error\n";
@@ -359,100 +424,84 @@ class inference_shaper final : public response_shaper {
   void end(std::string& out) const { out += sse_ ? "\n\n" : "\n"; }
 
   // The text (and thinking, tool calls) of one record.
-  void piece(const json::object& o, member_writer& m) const {
+  void piece(const ollama_record& r, member_writer& m) const {
+    std::string_view text = r.response, thinking = r.thinking, tool_calls;
     if (kind_ == inference_kind::chat) {
-      auto* msg = o.if_contains("message");
-      if (!msg || !msg->is_object()) {
-        m.str("text", "");
-        return;
+      text = thinking = {};
+      if (json_is_object(r.message)) {
+        json_cursor c(r.message);
+        std::string_view k, v;
+        while (c.next_member(k, v)) {
+          if (k == "content") text = v;
+          else if (k == "thinking") thinking = v;
+          else if (k == "tool_calls") tool_calls = v;
+        }
       }
-      const auto& mo = msg->get_object();
-      m.str("text", string_field(mo, "content"));
-      if (auto t = string_field(mo, "thinking"); !t.empty()) m.str("thinking", t);
-      if (auto* tc = mo.if_contains("tool_calls")) m.value("tool_calls", *tc);
-      return;
     }
-    m.str("text", string_field(o, "response"));
-    if (auto t = string_field(o, "thinking"); !t.empty()) m.str("thinking", t);
+    m.raw("text", json_is_string(text) ? text : empty_string);
+    if (json_is_string(thinking) && thinking != empty_string) m.raw("thinking", thinking);
+    if (!tool_calls.empty()) m.raw("tool_calls", tool_calls);
   }
 
   // The answer's identity, text, counts and durations (a whole answer, or a stream's end).
-  void summary(const json::object& o, member_writer& m) const {
-    // One pass over Ollama's fields: looking each one up would compare every key a dozen times.
-    const json::value* created_at = nullptr;
-    const json::value* embeddings = nullptr;
-    const json::value* message = nullptr;
-    const json::value* done_reason = nullptr;
-    std::uint64_t prompt_tokens = 0, completion_tokens = 0;
-    double total_ms = 0, load_ms = 0, prompt_eval_ms = 0, eval_ms = 0;
-    auto ms = [](const json::value& v) { return v.is_number() ? std::round(v.to_number<double>() / 1e5) / 10.0 : 0.0; };
-    auto count = [](const json::value& v) { return v.is_number() ? v.to_number<std::uint64_t>() : std::uint64_t{0}; };
-    for (const auto& kv : o) {
-      std::string_view k = kv.key();
-      const json::value& v = kv.value();
-      if (k == "created_at") created_at = &v;
-      else if (k == "embeddings") embeddings = &v;
-      else if (k == "message") message = &v;
-      else if (k == "done_reason") done_reason = &v;
-      else if (k == "prompt_eval_count") prompt_tokens = count(v);
-      else if (k == "eval_count") completion_tokens = count(v);
-      else if (k == "total_duration") total_ms = ms(v);
-      else if (k == "load_duration") load_ms = ms(v);
-      else if (k == "prompt_eval_duration") prompt_eval_ms = ms(v);
-      else if (k == "eval_duration") eval_ms = ms(v);
-    }
+  void summary(const ollama_record& r, member_writer& m) const {
     m.str("model", ctx_.model);
     if (ctx_.preset.empty()) m.null("preset");
     else m.str("preset", ctx_.preset);
     m.str("backend", ctx_.backend);
     m.str("request_id", ctx_.id);
-    if (created_at) m.value("created_at", *created_at);
+    if (!r.created_at.empty()) m.raw("created_at", r.created_at);
     if (kind_ == inference_kind::embeddings) {
-      if (embeddings) {
-        m.value("embeddings", *embeddings);
-        if (embeddings->is_array() && !embeddings->get_array().empty() && embeddings->get_array()[0].is_array())
-          m.count("dimensions", embeddings->get_array()[0].get_array().size());
+      if (!r.embeddings.empty()) {
+        m.raw("embeddings", r.embeddings);
+        if (json_is_array(r.embeddings)) {
+          json_cursor c(r.embeddings);
+          std::string_view first;
+          if (c.next_element(first) && json_is_array(first)) m.count("dimensions", json_array_size(first));
+        }
       }
       auto& u = m.key("usage");
       member_writer usage(u);
-      usage.count("prompt_tokens", prompt_tokens);
-      usage.count("total_tokens", prompt_tokens);
+      usage.count("prompt_tokens", r.prompt_tokens);
+      usage.count("total_tokens", r.prompt_tokens);
       usage.close();
       auto& d = m.key("durations_ms");
       member_writer durations(d);
-      durations.num("total", total_ms);
-      durations.num("load", load_ms);
+      durations.tenths("total", r.total);
+      durations.tenths("load", r.load);
       durations.close();
       return;
     }
-    piece(o, m);
-    if (kind_ == inference_kind::chat && message) m.value("message", *message);
-    if (done_reason) m.value("done_reason", *done_reason);
+    piece(r, m);
+    if (kind_ == inference_kind::chat && !r.message.empty()) m.raw("message", r.message);
+    if (!r.done_reason.empty()) m.raw("done_reason", r.done_reason);
     {
       auto& u = m.key("usage");
       member_writer usage(u);
-      usage.count("prompt_tokens", prompt_tokens);
-      usage.count("completion_tokens", completion_tokens);
-      usage.count("total_tokens", prompt_tokens + completion_tokens);
+      usage.count("prompt_tokens", r.prompt_tokens);
+      usage.count("completion_tokens", r.completion_tokens);
+      usage.count("total_tokens", r.prompt_tokens + r.completion_tokens);
       usage.close();
     }
     {
       auto& d = m.key("durations_ms");
       member_writer durations(d);
-      durations.num("total", total_ms);
-      durations.num("load", load_ms);
-      durations.num("prompt_eval", prompt_eval_ms);
-      durations.num("eval", eval_ms);
+      durations.tenths("total", r.total);
+      durations.tenths("load", r.load);
+      durations.tenths("prompt_eval", r.prompt_eval);
+      durations.tenths("eval", r.eval);
       durations.close();
     }
-    m.num("tokens_per_second",
-          eval_ms > 0 ? std::round(static_cast<double>(completion_tokens) / (eval_ms / 1000.0) * 10) / 10 : 0.0);
+    // completion tokens per second: tokens / (eval / 10 / 1000 s), in tenths
+    m.tenths("tokens_per_second",
+             r.eval > 0 ? std::llround(static_cast<double>(r.completion_tokens) * 1e5 / static_cast<double>(r.eval)) : 0);
   }
 
   inference_kind kind_;
   bool stream_;
   bool sse_;
   const request_context& ctx_;
+  std::uint64_t prompt_tokens_ = 0, completion_tokens_ = 0, load_ns_ = 0;
 };
 
 }  // namespace

@@ -232,22 +232,23 @@ void fill(json::object& o, std::string_view key, json::value v) {
 }
 
 void fill_ollama_options(const preset& p, json::object& body, bool sampling) {
-  json::object wanted;
-  for (const auto& kv : p.options) wanted[kv.key()] = kv.value();
-  if (sampling) {
-    if (p.temperature) wanted["temperature"] = *p.temperature;
-    if (p.top_p) wanted["top_p"] = *p.top_p;
-    if (p.max_tokens) wanted["num_predict"] = *p.max_tokens;
-  }
-  if (wanted.empty()) return;
+  // The preset's own sampling fields win over the same keys in its options.
+  auto own = [&](std::string_view k) {
+    return sampling && ((k == "temperature" && p.temperature) || (k == "top_p" && p.top_p) ||
+                        (k == "num_predict" && p.max_tokens));
+  };
+  if (p.options.empty() && !(sampling && (p.temperature || p.top_p || p.max_tokens))) return;
+  json::object* options = nullptr;
   auto it = body.find("options");
-  if (it == body.end() || it->value().is_null()) {
-    body["options"] = std::move(wanted);
-    return;
-  }
-  if (!it->value().is_object()) return;  // the validation policy names the mistake
-  auto& options = it->value().get_object();
-  for (auto& kv : wanted) fill(options, kv.key(), std::move(kv.value()));
+  if (it == body.end() || it->value().is_null()) options = &body["options"].emplace_object();
+  else if (it->value().is_object()) options = &it->value().get_object();
+  else return;  // the validation policy names the mistake
+  for (const auto& kv : p.options)
+    if (!own(kv.key())) fill(*options, kv.key(), kv.value());
+  if (!sampling) return;
+  if (p.temperature) fill(*options, "temperature", *p.temperature);
+  if (p.top_p) fill(*options, "top_p", *p.top_p);
+  if (p.max_tokens) fill(*options, "num_predict", *p.max_tokens);
 }
 
 void insert_system_message(const preset& p, json::object& body) {

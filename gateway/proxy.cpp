@@ -253,7 +253,7 @@ net::awaitable<std::string> relay_body(worker& w, downstream& client, upstream_c
     }
     if (ready > 0) {
       std::string_view out(buf.data.get(), ready);
-      keep_tail(rs.tail, out);
+      if (!shaper) keep_tail(rs.tail, out);
       if (filters) out = filter_records(*filters, client.ctx, kind, out, p.is_done(), rs);
       if (shaper) out = shape_records(*shaper, kind, out, p.is_done(), rs);
       if (!out.empty()) {
@@ -434,7 +434,7 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
         }
         co_return fail(upstream_error_kind::broken_stream, "backend " + b.name() + " broke the body: " + whole.error);
       }
-      keep_tail(rs.tail, whole.body);
+      if (!shaper) keep_tail(rs.tail, whole.body);
       chunk_result r;
       if (filters) r = filters->on_response_chunk(client.ctx, chunk_kind::whole_body, whole.body);
       if (r.act == chunk_result::action::block) {
@@ -454,7 +454,8 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
         }
         co_await client.reply(status, type, out, extra);
       }
-      count_tokens(rs.tail, client.ctx);
+      if (shaper) shaper->usage(client.ctx);
+      else count_tokens(rs.tail, client.ctx);
       if (p.is_done() && p.keep_alive() && c.buffer.size() == 0) w.pool.release(b.index(), std::move(acquired.conn));
       co_return done;
     }
@@ -548,7 +549,8 @@ net::awaitable<attempt> try_backend(worker& w, downstream& client, const proxy_r
       }
       co_await client.end_chunked();
     }
-    count_tokens(rs.tail, client.ctx);
+    if (shaper) shaper->usage(client.ctx);
+    else count_tokens(rs.tail, client.ctx);
     if (p.is_done() && p.keep_alive() && c.buffer.size() == 0) w.pool.release(b.index(), std::move(acquired.conn));
     co_return done;
   }

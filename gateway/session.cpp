@@ -3,6 +3,7 @@
 #include "gateway/access_log.hpp"
 #include "gateway/blob_upload.hpp"
 #include "gateway/core/model_name.hpp"
+#include "gateway/core/json_text.hpp"
 #include "gateway/downstream.hpp"
 #include "gateway/fleet_routes.hpp"
 #include "gateway/log.hpp"
@@ -330,7 +331,7 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
                                  body_changed, consumed);
   if (answered) co_return;
   std::string rewritten_body;
-  if ((body_changed || rewrite) && body) rewritten_body = json::serialize(*body);
+  if ((body_changed || rewrite) && body) rewritten_body = json_text(*body);
   if (!chain.empty() && chain.filters_responses(ctx)) {
     if (route.kind == route_kind::passthrough) {
       // The output filter knows Ollama's and OpenAI's chat/completion records, not these

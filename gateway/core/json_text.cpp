@@ -1,5 +1,7 @@
 #include "gateway/core/json_text.hpp"
 
+#include "gateway/core/json_bytes.hpp"
+
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -19,15 +21,6 @@ namespace json = boost::json;
 
 namespace {
 
-// True when one of the 8 bytes of `w` is below 0x20, a quote or a backslash (the bytes a JSON
-// string must escape). Word-at-a-time: most text has none, and skips 8 bytes per step.
-inline bool has_special(std::uint64_t w) {
-  constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-  auto zero_byte = [&](std::uint64_t x) { return (x - ones) & ~x & highs; };
-  std::uint64_t below_space = (w - ones * 0x20) & ~w & highs;  // a byte < 0x20 (bytes >= 0x80 excluded by ~w)
-  return below_space | zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\'));
-}
-
 // A JSON string literal, escaped as RFC 8259 asks (quote, backslash, control characters).
 void write_string(std::string& out, std::string_view s) {
   static constexpr auto escaped = [] {
@@ -43,10 +36,12 @@ void write_string(std::string& out, std::string_view s) {
     if (s.size() - i >= 8) {
       std::uint64_t w;
       std::memcpy(&w, s.data() + i, 8);
-      if (!has_special(w)) {
+      auto mask = json_bytes::special_mask(w);
+      if (!mask) {
         i += 8;
         continue;
       }
+      i += json_bytes::first_flagged(mask);
     }
     auto c = static_cast<unsigned char>(s[i]);
     if (!escaped[c]) {
