@@ -94,6 +94,39 @@ TEST_F(inference_shaper_test, a_stream_record_is_a_piece_and_the_last_one_the_su
   EXPECT_EQ(shaper->error_record("broke"), "event: error\ndata: {\"error\":\"broke\"}\n\n");
 }
 
+TEST_F(inference_shaper_test, the_counts_for_metrics_and_usage_come_from_the_record_that_ends_the_answer) {
+  auto shaper = make_inference_shaper(inference_kind::generate, true, false, ctx_);
+  std::string out;
+  shaper->on_record(R"({"model":"m","response":" The","done":false,"eval_count":99})" "\n", out);
+  request_context counted;
+  shaper->usage(counted);
+  EXPECT_EQ(counted.completion_tokens, 0u) << "a piece's fields are not the answer's counts";
+  shaper->on_record(std::string(generate_answer) + "\n", out);
+  shaper->usage(counted);
+  EXPECT_EQ(counted.prompt_tokens, 7u);
+  EXPECT_EQ(counted.completion_tokens, 10u);
+  EXPECT_EQ(counted.load_ns, 1000000u);
+
+  auto whole = make_inference_shaper(inference_kind::embeddings, false, false, ctx_);
+  whole->on_whole(R"({"model":"m","embeddings":[[0.1,0.2]],"prompt_eval_count":5,"load_duration":42})");
+  request_context embedded;
+  whole->usage(embedded);
+  EXPECT_EQ(embedded.prompt_tokens, 5u);
+  EXPECT_EQ(embedded.load_ns, 42u);
+}
+
+TEST_F(inference_shaper_test, a_broken_record_is_dropped_and_a_long_one_is_read_whole) {
+  auto shaper = make_inference_shaper(inference_kind::generate, true, false, ctx_);
+  std::string out;
+  shaper->on_record(R"({"model":"m","response":"cut)", out);
+  EXPECT_EQ(out, "");
+  shaper->on_record(R"({"response":")" + std::string(2500, 'a') + R"(\")" + std::string(2499, 'b') +
+                        "\xc3\xa9\",\"done\":false}\n",
+                    out);
+  auto piece = json::parse(out).as_object();
+  EXPECT_EQ(piece.at("text").as_string(), std::string(2500, 'a') + "\"" + std::string(2499, 'b') + "\xc3\xa9");
+}
+
 TEST_F(inference_shaper_test, a_body_that_is_not_json_goes_out_unchanged) {
   auto shaper = make_inference_shaper(inference_kind::generate, false, false, ctx_);
   EXPECT_EQ(shaper->on_whole("not json"), "not json");
