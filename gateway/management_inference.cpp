@@ -31,6 +31,61 @@ namespace {
 
 constexpr std::string_view json_type = "application/json; charset=utf-8";
 
+// --- Text ----------------------------------------------------------------------------------------
+
+// Writes one JSON object member by member, straight into its text: Ollama's request and the
+// answers are made once per request (or per token), so no intermediate json::object is built.
+class member_writer {
+ public:
+  explicit member_writer(std::string& out) : out_(out) { out_ += '{'; }
+  void close() { out_ += '}'; }
+  // `k` is one of the answer's own names (plain ASCII, nothing to escape).
+  std::string& key(std::string_view k) {
+    out_ += first_ ? "\"" : ",\"";
+    first_ = false;
+    out_ += k;
+    out_ += "\":";
+    return out_;
+  }
+  void str(std::string_view k, std::string_view v) { append_json_string(key(k), v); }
+  // A number given in tenths, written with one decimal (123 as 12.3): integer arithmetic, where a
+  // shortest-decimal conversion of a double costs more than reading the record.
+  void tenths(std::string_view k, std::int64_t v) {
+    auto& out = key(k);
+    if (v < 0) {
+      out += '-';
+      v = -v;
+    }
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v / 10);
+    out.append(buf, static_cast<std::size_t>(end - buf));
+    out += '.';
+    out += static_cast<char>('0' + v % 10);
+  }
+  void count(std::string_view k, std::uint64_t v) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    key(k).append(buf, static_cast<std::size_t>(end - buf));
+  }
+  void boolean(std::string_view k, bool v) { key(k) += v ? "true" : "false"; }
+  void value(std::string_view k, const json::value& v) { append_json_text(key(k), v); }
+  // A member whose name came from a client (escaped as any string).
+  void member(std::string_view k, const json::value& v) {
+    out_ += first_ ? "" : ",";
+    first_ = false;
+    append_json_string(out_, k);
+    out_ += ':';
+    append_json_text(out_, v);
+  }
+  void null(std::string_view k) { key(k) += "null"; }
+  // A value's JSON text as the backend wrote it (checked by json_cursor).
+  void raw(std::string_view k, std::string_view json) { key(k) += json; }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
+
 // --- Requests --------------------------------------------------------------------------------
 
 // The fields each kind accepts; anything else is refused, naming it.
@@ -109,20 +164,56 @@ std::string_view string_field(const json::object& o, std::string_view k) {
   return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view{};
 }
 
-// Sampling fields of the request into Ollama's options (what the request says wins over the
-// preset, which apply_preset fills in only where nothing is set).
-void sampling_into(const json::object& req, json::object& body) {
-  json::object options(body.storage());
-  if (auto* o = req.if_contains("options"); o && o->is_object()) options = o->get_object();
-  if (auto* t = req.if_contains("temperature"); t && t->is_number()) options["temperature"] = *t;
-  if (auto* t = req.if_contains("top_p"); t && t->is_number()) options["top_p"] = *t;
-  if (auto* t = req.if_contains("max_tokens"); t && t->is_number()) options["num_predict"] = t->to_number<std::int64_t>();
-  if (!options.empty()) body["options"] = std::move(options);
+// Ollama's "options": the request's own, its temperature, top_p and max_tokens (as
+// num_predict), then what the preset adds where the request set nothing. A null option is left
+// out, as Ollama reads it the same as an absent one.
+void write_options(member_writer& body, const json::object& req, const preset* p, bool sampling) {
+  const json::object* given = nullptr;
+  if (auto* o = req.if_contains("options"); o && o->is_object()) given = &o->get_object();
+  const json::value* temperature = sampling ? req.if_contains("temperature") : nullptr;
+  const json::value* top_p = sampling ? req.if_contains("top_p") : nullptr;
+  const json::value* max_tokens = sampling ? req.if_contains("max_tokens") : nullptr;
+  auto number = [](const json::value* v) { return v && v->is_number() ? v : nullptr; };
+  temperature = number(temperature);
+  top_p = number(top_p);
+  max_tokens = number(max_tokens);
+  auto from_fields = [&](std::string_view k) {
+    return (k == "temperature" && temperature) || (k == "top_p" && top_p) || (k == "num_predict" && max_tokens);
+  };
+  auto set = [&](std::string_view k) {
+    if (from_fields(k)) return true;
+    auto* v = given ? given->if_contains(k) : nullptr;
+    return v && !v->is_null();
+  };
+  bool any = (given && !given->empty()) || temperature || top_p || max_tokens;
+  if (!any && !p) return;
+  std::string text;
+  member_writer options(text);
+  bool empty = true;
+  if (given)
+    for (const auto& kv : *given)
+      if (!kv.value().is_null() && !from_fields(kv.key())) {
+        options.member(kv.key(), kv.value());
+        empty = false;
+      }
+  if (temperature) options.value("temperature", *temperature);
+  if (top_p) options.value("top_p", *top_p);
+  if (max_tokens) options.value("num_predict", json::value(max_tokens->to_number<std::int64_t>()));
+  empty = empty && !temperature && !top_p && !max_tokens;
+  if (p)
+    for_each_ollama_option(*p, sampling, [&](std::string_view k, const json::value& v) {
+      if (set(k)) return;
+      options.member(k, v);
+      empty = false;
+    });
+  if (empty) return;  // nothing to say: no "options" at all
+  options.close();
+  body.raw("options", text);
 }
 
-void copy_fields(const json::object& req, json::object& body, std::initializer_list<std::string_view> names) {
+void copy_fields(const json::object& req, member_writer& body, std::initializer_list<std::string_view> names) {
   for (auto n : names)
-    if (auto* v = req.if_contains(n); v && !v->is_null()) body[n] = *v;
+    if (auto* v = req.if_contains(n); v && !v->is_null()) body.value(n, *v);
 }
 
 }  // namespace
@@ -140,12 +231,12 @@ inference_kind kind_of(mgmt_op op) {
 bool streams(mgmt_op op) { return op == mgmt_op::generate_stream || op == mgmt_op::chat_stream; }
 
 inference_plan plan_inference(inference_kind kind, bool stream, const json::object& req, const preset_set& presets,
-                              const ollama_config& cfg, json::storage_ptr sp) {
+                              const ollama_config& cfg) {
   inference_plan plan;
-  plan.body = json::object(12, sp);
   auto refuse = [&](unsigned status, std::string why) {
     plan.status = status;
     plan.error = std::move(why);
+    plan.body.clear();
     return plan;
   };
   if (auto r = check_fields(kind, req); r.status) return refuse(r.status, std::move(r.error));
@@ -166,141 +257,132 @@ inference_plan plan_inference(inference_kind kind, bool stream, const json::obje
     if (!p) return refuse(404, "preset '" + std::string(preset_name) + "' not found");
     plan.preset = p->name;
   }
-  std::string model(model_name);
+  std::string_view model = model_name;
   if (model.empty() && p) model = p->model;
   if (model.empty()) model = kind == inference_kind::embeddings ? cfg.embedding_model : cfg.default_model;
   if (model.empty())
     return refuse(400, kind == inference_kind::embeddings
                            ? "no model: name a model or a preset, or configure ollama.embedding_model"
                            : "no model: name a model or a preset, or configure ollama.default_model");
-  if (!is_valid_model_name(model)) return refuse(400, "field \"model\": invalid model name \"" + model + "\"");
+  if (!is_valid_model_name(model))
+    return refuse(400, "field \"model\": invalid model name \"" + std::string(model) + "\"");
   plan.model = normalize_model_name(model);
 
   const json::object* variables = nullptr;
   if (auto* v = req.if_contains("variables"); v && v->is_object()) variables = &v->get_object();
   std::string_view prompt = string_field(req, "prompt");
-  json::object& body = plan.body;
-  body["model"] = model;
+  const bool templated = p && !p->template_text.empty();
+  // The system prompt: the request's, else the preset's.
+  std::string_view system = string_field(req, "system");
+  if (system.empty() && p) system = p->system_prompt;
 
+  // Ollama's request, written as text: the request's model wins over its preset's, and what the
+  // request sets wins over what the preset would fill in (apply_preset's rules).
+  plan.body.reserve(256 + prompt.size() + system.size());
+  member_writer body(plan.body);
+  body.str("model", model);
   switch (kind) {
     case inference_kind::generate: {
       plan.api_route = "/api/generate";
-      std::string text(prompt);
-      if (p && !p->template_text.empty()) {
-        auto rendered = render_template(*p, prompt, variables);
-        if (!rendered.error.empty()) return refuse(400, rendered.error);
-        text = std::move(rendered.text);
+      rendered_prompt rendered;
+      if (templated) {
+        rendered = render_template(*p, prompt, variables);
+        if (!rendered.ok()) return refuse(400, rendered.error);
+        prompt = rendered.text;
       }
-      if (text.empty() && !req.contains("images")) return refuse(400, "field \"prompt\" is required");
-      body["prompt"] = text;
-      copy_fields(req, body, {"system", "format", "images", "keep_alive", "think"});
-      sampling_into(req, body);
-      body["stream"] = stream;
-      if (p) apply_preset(*p, body, preset_route::ollama_generate);
+      if (prompt.empty() && !req.contains("images")) return refuse(400, "field \"prompt\" is required");
+      body.str("prompt", prompt);
+      if (!system.empty()) body.str("system", system);
+      copy_fields(req, body, {"format", "images", "keep_alive", "think"});
+      write_options(body, req, p, true);
+      body.boolean("stream", stream);
       break;
     }
     case inference_kind::chat: {
       plan.api_route = "/api/chat";
-      json::array messages(sp);
-      if (auto* m = req.if_contains("messages"); m && m->is_array()) messages = m->get_array();
-      if (!prompt.empty() || (messages.empty() && p && !p->template_text.empty())) {
-        json::object user(sp);
-        user["role"] = "user";
-        user["content"] = prompt;
-        messages.push_back(std::move(user));
-      }
-      if (messages.empty()) return refuse(400, "field \"messages\" (or \"prompt\") is required");
-      if (p && !p->template_text.empty()) {
-        // The template shapes the last user message.
-        for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
-          auto& m = it->get_object();
-          if (string_field(m, "role") != "user") continue;
-          auto rendered = render_template(*p, string_field(m, "content"), variables);
-          if (!rendered.error.empty()) return refuse(400, rendered.error);
-          m["content"] = rendered.text;
-          break;
+      static const json::array none;
+      const json::array* given = &none;
+      if (auto* m = req.if_contains("messages"); m && m->is_array()) given = &m->get_array();
+      // The prompt, when given (or when a template has no message to shape), is the last message.
+      const bool prompt_message = !prompt.empty() || (given->empty() && templated);
+      if (given->empty() && !prompt_message) return refuse(400, "field \"messages\" (or \"prompt\") is required");
+      auto role_of = [](const json::value& m) { return string_field(m.get_object(), "role"); };
+      // The template shapes the last user message.
+      std::size_t shaped = std::string::npos;
+      rendered_prompt rendered;
+      if (templated) {
+        std::string_view content;
+        if (prompt_message) {
+          shaped = given->size();
+          content = prompt;
+        } else {
+          for (std::size_t i = given->size(); i-- > 0;)
+            if (role_of((*given)[i]) == "user") {
+              shaped = i;
+              content = string_field((*given)[i].get_object(), "content");
+              break;
+            }
+        }
+        if (shaped != std::string::npos) {
+          rendered = render_template(*p, content, variables);
+          if (!rendered.ok()) return refuse(400, rendered.error);
         }
       }
-      if (auto sys = string_field(req, "system"); !sys.empty()) {
-        bool has_system = std::any_of(messages.begin(), messages.end(), [](const json::value& m) {
-          return string_field(m.get_object(), "role") == "system";
-        });
-        if (!has_system) {
-          json::object s(sp);
-          s["role"] = "system";
-          s["content"] = sys;
-          messages.insert(messages.begin(), std::move(s));
+      std::string& text = body.key("messages");
+      text += '[';
+      bool has_system = std::any_of(given->begin(), given->end(), [&](const json::value& m) { return role_of(m) == "system"; });
+      bool first = true;
+      auto next = [&] {
+        if (!first) text += ',';
+        first = false;
+      };
+      auto message = [&](std::string_view role, std::string_view content) {
+        next();
+        member_writer m(text);
+        m.str("role", role);
+        m.str("content", content);
+        m.close();
+      };
+      if (!has_system && !system.empty()) message("system", system);
+      for (std::size_t i = 0; i < given->size(); ++i) {
+        const auto& m = (*given)[i].get_object();
+        if (i != shaped) {
+          next();
+          append_json_text(text, m);
+          continue;
         }
+        next();
+        member_writer w(text);
+        for (const auto& kv : m)
+          if (kv.key() != "content") w.member(kv.key(), kv.value());
+        w.str("content", rendered.text);
+        w.close();
       }
-      body["messages"] = std::move(messages);
+      if (prompt_message) message("user", shaped == given->size() ? std::string_view(rendered.text) : prompt);
+      text += ']';
       copy_fields(req, body, {"format", "tools", "keep_alive", "think"});
-      sampling_into(req, body);
-      body["stream"] = stream;
-      if (p) apply_preset(*p, body, preset_route::ollama_chat);
+      write_options(body, req, p, true);
+      body.boolean("stream", stream);
       break;
     }
     case inference_kind::embeddings: {
       plan.api_route = "/api/embed";
       const json::value* input = req.if_contains("input");
-      if (input && !input->is_null()) body["input"] = *input;
-      else if (!prompt.empty()) body["input"] = prompt;
+      if (input && !input->is_null()) body.value("input", *input);
+      else if (!prompt.empty()) body.str("input", prompt);
       else return refuse(400, "field \"input\" (or \"prompt\") is required");
-      copy_fields(req, body, {"options", "keep_alive", "truncate", "dimensions"});
-      if (p) apply_preset(*p, body, preset_route::ollama_embed);
+      copy_fields(req, body, {"keep_alive", "truncate", "dimensions"});
+      write_options(body, req, p, false);
       break;
     }
   }
-  body["model"] = model;  // the request's model wins over its preset's
+  body.close();
   return plan;
 }
 
 namespace {
 
 // --- Answers ---------------------------------------------------------------------------------
-
-// Writes one JSON object member by member, straight into the answer: the answers are small and
-// made once per request (or per token), so no intermediate json::object is built.
-class member_writer {
- public:
-  explicit member_writer(std::string& out) : out_(out) { out_ += '{'; }
-  void close() { out_ += '}'; }
-  // `k` is one of the answer's own names (plain ASCII, nothing to escape).
-  std::string& key(std::string_view k) {
-    out_ += first_ ? "\"" : ",\"";
-    first_ = false;
-    out_ += k;
-    out_ += "\":";
-    return out_;
-  }
-  void str(std::string_view k, std::string_view v) { append_json_string(key(k), v); }
-  // A number given in tenths, written with one decimal (123 as 12.3): integer arithmetic, where a
-  // shortest-decimal conversion of a double costs more than reading the record.
-  void tenths(std::string_view k, std::int64_t v) {
-    auto& out = key(k);
-    if (v < 0) {
-      out += '-';
-      v = -v;
-    }
-    char buf[24];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v / 10);
-    out.append(buf, static_cast<std::size_t>(end - buf));
-    out += '.';
-    out += static_cast<char>('0' + v % 10);
-  }
-  void count(std::string_view k, std::uint64_t v) {
-    char buf[24];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-    key(k).append(buf, static_cast<std::size_t>(end - buf));
-  }
-  void boolean(std::string_view k, bool v) { key(k) += v ? "true" : "false"; }
-  void null(std::string_view k) { key(k) += "null"; }
-  // A value's JSON text as the backend wrote it (checked by json_cursor).
-  void raw(std::string_view k, std::string_view json) { key(k) += json; }
-
- private:
-  std::string& out_;
-  bool first_ = true;
-};
 
 constexpr std::string_view empty_string = R"("")";
 
@@ -565,14 +647,22 @@ net::awaitable<void> run_item(worker& w, downstream& parent, std::shared_ptr<bat
     ctx.api_route = plan.api_route;
     bool changed = false;
     std::array<std::string_view, 2> consumed{};
-    bool refused = co_await admit(*env.chain, item, route, env.headers, env.client_ip, &plan.body, changed, consumed);
+    // The policies see Ollama's request as it will be sent.
+    json::value tree;
+    json::object* body = nullptr;
+    if (!env.chain->empty()) {
+      boost::system::error_code ec;
+      tree = json::parse(plan.body, ec);
+      if (!ec && tree.is_object()) body = &tree.get_object();
+    }
+    bool refused = co_await admit(*env.chain, item, route, env.headers, env.client_ip, body, changed, consumed);
     if (!refused) {
       if (env.chain->filters_responses(ctx)) item.policies = env.chain.get();
       shaper = make_inference_shaper(kind, false, false, ctx);
       item.shaper = shaper.get();
       std::string forwarded;
       forwarded_headers(env.headers, env.client_ip, forwarded, consumed);
-      std::string text = json_text(plan.body);
+      std::string text = changed && body ? json_text(*body) : std::move(plan.body);
       proxy_request preq;
       preq.method = "POST";
       preq.target = plan.api_route;

@@ -33,7 +33,7 @@ bool streams(mgmt_op op);
 struct inference_plan {
   unsigned status = 0;        // non-zero: refuse the request with this status and `error`
   std::string error;
-  boost::json::object body;   // Ollama's request
+  std::string body;           // Ollama's request, as JSON text
   std::string_view api_route; // "/api/generate", "/api/chat" or "/api/embed"
   std::string model;          // normalized
   std::string preset;         // "" when none
@@ -41,9 +41,8 @@ struct inference_plan {
 
 // Translates a management request body. The model is the request's `model`, else its
 // preset's, else ollama.default_model (ollama.embedding_model for embeddings).
-// `sp` is where the translated body is allocated (the request's own arena, usually).
 inference_plan plan_inference(inference_kind kind, bool stream, const boost::json::object& request,
-                              const preset_set& presets, const ollama_config& cfg, boost::json::storage_ptr sp = {});
+                              const preset_set& presets, const ollama_config& cfg);
 
 // The shaper for one request's answer: NDJSON records, or Server-Sent Events when `sse`.
 std::unique_ptr<response_shaper> make_inference_shaper(inference_kind kind, bool stream, bool sse,

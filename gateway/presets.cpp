@@ -232,23 +232,13 @@ void fill(json::object& o, std::string_view key, json::value v) {
 }
 
 void fill_ollama_options(const preset& p, json::object& body, bool sampling) {
-  // The preset's own sampling fields win over the same keys in its options.
-  auto own = [&](std::string_view k) {
-    return sampling && ((k == "temperature" && p.temperature) || (k == "top_p" && p.top_p) ||
-                        (k == "num_predict" && p.max_tokens));
-  };
   if (p.options.empty() && !(sampling && (p.temperature || p.top_p || p.max_tokens))) return;
   json::object* options = nullptr;
   auto it = body.find("options");
   if (it == body.end() || it->value().is_null()) options = &body["options"].emplace_object();
   else if (it->value().is_object()) options = &it->value().get_object();
   else return;  // the validation policy names the mistake
-  for (const auto& kv : p.options)
-    if (!own(kv.key())) fill(*options, kv.key(), kv.value());
-  if (!sampling) return;
-  if (p.temperature) fill(*options, "temperature", *p.temperature);
-  if (p.top_p) fill(*options, "top_p", *p.top_p);
-  if (p.max_tokens) fill(*options, "num_predict", *p.max_tokens);
+  for_each_ollama_option(p, sampling, [&](std::string_view k, const json::value& v) { fill(*options, k, v); });
 }
 
 void insert_system_message(const preset& p, json::object& body) {

@@ -88,4 +88,21 @@ enum class preset_route {
 // validation policy to report.
 void apply_preset(const preset& p, boost::json::object& body, preset_route route);
 
+// What a preset puts into Ollama's "options" where the request set nothing, one key at a time:
+// its free options, and with `sampling` (generate, chat) its temperature, top_p and max_tokens
+// as num_predict, which win over the same keys among its free options.
+template <class F>
+void for_each_ollama_option(const preset& p, bool sampling, F&& f) {
+  auto own = [&](std::string_view k) {
+    return sampling && ((k == "temperature" && p.temperature) || (k == "top_p" && p.top_p) ||
+                        (k == "num_predict" && p.max_tokens));
+  };
+  for (const auto& kv : p.options)
+    if (!own(kv.key())) f(std::string_view(kv.key()), kv.value());
+  if (!sampling) return;
+  if (p.temperature) f(std::string_view("temperature"), boost::json::value(*p.temperature));
+  if (p.top_p) f(std::string_view("top_p"), boost::json::value(*p.top_p));
+  if (p.max_tokens) f(std::string_view("num_predict"), boost::json::value(*p.max_tokens));
+}
+
 }  // namespace corral

@@ -296,9 +296,10 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
   }
   // Management inference: translated into Ollama's request, which the chain then sees.
   inference_plan plan;
+  bool planned = false;       // the body sent is plan.body
+  json::value planned_tree;   // plan.body as the policies read it
   if (route.kind == route_kind::management && body && body_error.empty() && is_management_inference(route.op)) {
-    plan = plan_inference(kind_of(route.op), streams(route.op), *body, *w.state.presets().snapshot(), w.cfg()->ollama,
-                          &mr);
+    plan = plan_inference(kind_of(route.op), streams(route.op), *body, *w.state.presets().snapshot(), w.cfg()->ollama);
     if (plan.status) {
       body_error = plan.error;
       body_status = plan.status;
@@ -306,8 +307,14 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
       ctx.model = plan.model;
       ctx.preset = plan.preset;
       ctx.api_route = plan.api_route;
-      body = &plan.body;
-      rewrite = true;
+      planned = true;
+      body = nullptr;
+      if (!chain.empty()) {
+        // The policies see Ollama's request as it will be sent (corral's own text: an object).
+        boost::system::error_code ec;
+        planned_tree = json::parse(plan.body, ec, &mr);
+        if (!ec && planned_tree.is_object()) body = &planned_tree.get_object();
+      }
     }
   }
   std::string v1_model_name;
@@ -331,7 +338,9 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
                                  body_changed, consumed);
   if (answered) co_return;
   std::string rewritten_body;
-  if ((body_changed || rewrite) && body) rewritten_body = json_text(*body);
+  if (body_changed && body) rewritten_body = json_text(*body);
+  else if (planned) rewritten_body = std::move(plan.body);
+  else if (rewrite && body) rewritten_body = json_text(*body);
   if (!chain.empty() && chain.filters_responses(ctx)) {
     if (route.kind == route_kind::passthrough) {
       // The output filter knows Ollama's and OpenAI's chat/completion records, not these
