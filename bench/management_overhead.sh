@@ -5,11 +5,14 @@
 # weighs on both alike.
 #
 #   bash bench/management_overhead.sh [--build-dir DIR] [--rounds N (11)] [--duration S (3)] [--tokens N (10)]
+#                                     [--control]
 #
 # Each round runs wrk (one thread, 32 connections) for S seconds on each route, non-streamed and
 # streamed, reading corral's utime+stime from /proc before and after. Prints a table of CPU per
-# request and the ratio per round, and the median ratios. corral runs on one thread, without
-# its access log; the fake answers N tokens at once.
+# request and the ratio per round, then each ratio's median and middle half (quartiles).
+# --control also measures /api/generate a second time each round and prints that ratio too: an
+# A/A ratio whose spread is this machine's noise. corral runs on one thread, without its access
+# log; the fake answers N tokens at once.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,6 +21,7 @@ ROUNDS=11
 DURATION=3
 TOKENS=10
 CONNECTIONS=32
+CONTROL=0
 
 while (($#)); do
   case $1 in
@@ -25,7 +29,8 @@ while (($#)); do
     --rounds) ROUNDS=${2:?}; shift 2 ;;
     --duration) DURATION=${2:?}; shift 2 ;;
     --tokens) TOKENS=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --control) CONTROL=1; shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "management_overhead.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -89,9 +94,11 @@ done
 PROMPT="Why is the sky blue?"
 declare -A PATHS=(
   [ollama-plain]=/api/generate [v1-plain]=/api/v1/generate
-  [ollama-stream]=/api/generate [v1-stream]=/api/v1/generate/stream)
+  [ollama-stream]=/api/generate [v1-stream]=/api/v1/generate/stream
+  [control]=/api/generate)
 declare -A BODIES=(
   [ollama-plain]="{\"model\":\"llama2\",\"prompt\":\"$PROMPT\",\"stream\":false}"
+  [control]="{\"model\":\"llama2\",\"prompt\":\"$PROMPT\",\"stream\":false}"
   [v1-plain]="{\"preset\":\"general\",\"prompt\":\"$PROMPT\"}"
   [ollama-stream]="{\"model\":\"llama2\",\"prompt\":\"$PROMPT\",\"stream\":true}"
   [v1-stream]="{\"preset\":\"general\",\"prompt\":\"$PROMPT\"}")
@@ -122,15 +129,31 @@ measure() {
   US=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$requests" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')
 }
 
-median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+# Sorted values' median and quartiles: "median (first quartile–third quartile)".
+summary() {
+  sort -g | awk '
+    function at(q,   i, f) { i = 1 + (NR - 1) * q; f = int(i); return a[f] + (i - f) * (a[f + 1] - a[f]) }
+    { a[NR] = $1 }
+    END { a[NR + 1] = a[NR]; printf "%.3f (%.3f–%.3f)\n", at(0.5), at(0.25), at(0.75) }'
+}
 
-echo "| round | /api/generate µs/req | /api/v1/generate (preset) µs/req | ratio | stream: /api/generate | /api/v1/generate/stream | ratio |"
-echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+header="| round | /api/generate µs/req | /api/v1/generate (preset) µs/req | ratio | stream: /api/generate | /api/v1/generate/stream | ratio |"
+rule="| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+if ((CONTROL)); then
+  header+=" control: /api/generate again | A/A ratio |"
+  rule+=" ---: | ---: |"
+fi
+echo "$header"
+echo "$rule"
 PLAIN_RATIOS=()
 STREAM_RATIOS=()
+CONTROL_RATIOS=()
 for ((r = 1; r <= ROUNDS; r++)); do
   # The order alternates between rounds, so neither route always runs first.
   if ((r % 2)); then order=(ollama-plain v1-plain ollama-stream v1-stream); else order=(v1-plain ollama-plain v1-stream ollama-stream); fi
+  if ((CONTROL)); then
+    if ((r % 2)); then order=(control "${order[@]}"); else order+=(control); fi
+  fi
   declare -A R=()
   for name in "${order[@]}"; do
     measure "$name"
@@ -140,8 +163,17 @@ for ((r = 1; r <= ROUNDS; r++)); do
   sr=$(awk -v a="${R[v1-stream]}" -v b="${R[ollama-stream]}" 'BEGIN { printf "%.3f", a / b }')
   PLAIN_RATIOS+=("$pr")
   STREAM_RATIOS+=("$sr")
-  echo "| $r | ${R[ollama-plain]} | ${R[v1-plain]} | $pr | ${R[ollama-stream]} | ${R[v1-stream]} | $sr |"
+  line="| $r | ${R[ollama-plain]} | ${R[v1-plain]} | $pr | ${R[ollama-stream]} | ${R[v1-stream]} | $sr |"
+  if ((CONTROL)); then
+    cr=$(awk -v a="${R[control]}" -v b="${R[ollama-plain]}" 'BEGIN { printf "%.3f", a / b }')
+    CONTROL_RATIOS+=("$cr")
+    line+=" ${R[control]} | $cr |"
+  fi
+  echo "$line"
 done
 echo
-echo "median ratio, whole answers: $(printf '%s\n' "${PLAIN_RATIOS[@]}" | median)"
-echo "median ratio, streamed ($TOKENS tokens): $(printf '%s\n' "${STREAM_RATIOS[@]}" | median)"
+echo "ratio, whole answers: median (middle half) $(printf '%s\n' "${PLAIN_RATIOS[@]}" | summary)"
+echo "ratio, streamed ($TOKENS tokens): median (middle half) $(printf '%s\n' "${STREAM_RATIOS[@]}" | summary)"
+if ((CONTROL)); then
+  echo "A/A control, /api/generate twice: median (middle half) $(printf '%s\n' "${CONTROL_RATIOS[@]}" | summary)"
+fi

@@ -398,9 +398,10 @@ struct ollama_record {
 
   // False when `text` is not one well-formed JSON object.
   bool read(std::string_view text) {
-    auto ms = [](std::string_view v) {
-      auto ns = json_number(v);
-      return ns && std::abs(*ns) < 1e20 ? std::llround(*ns / 1e5) : std::int64_t{0};
+    auto ms = [](std::string_view v) -> std::int64_t {
+      if (auto ns = json_count(v); ns && *ns < (1ull << 62)) return static_cast<std::int64_t>((*ns + 50'000) / 100'000);
+      auto ns = json_number(v);  // a fraction, or negative: not what Ollama sends, read all the same
+      return ns && std::abs(*ns) < 1e18 ? std::llround(*ns / 1e5) : 0;
     };
     auto count = [](std::string_view v) { return json_count(v).value_or(0); };
     json_cursor c(text);
