@@ -52,15 +52,13 @@ class member_writer {
   // shortest-decimal conversion of a double costs more than reading the record.
   void tenths(std::string_view k, std::int64_t v) {
     auto& out = key(k);
-    if (v < 0) {
-      out += '-';
-      v = -v;
-    }
+    std::uint64_t magnitude = v < 0 ? 0 - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v);
+    if (v < 0) out += '-';
     char buf[24];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v / 10);
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, magnitude / 10);
     out.append(buf, static_cast<std::size_t>(end - buf));
     out += '.';
-    out += static_cast<char>('0' + v % 10);
+    out += static_cast<char>('0' + magnitude % 10);
   }
   void count(std::string_view k, std::uint64_t v) {
     char buf[24];
@@ -217,6 +215,14 @@ void copy_fields(const json::object& req, member_writer& body, std::initializer_
 }
 
 }  // namespace
+
+json::object* parse_planned(std::string_view text, json::value& tree, json::storage_ptr sp) {
+  boost::system::error_code ec;
+  json::parse_options depth;
+  depth.max_depth = json_max_depth;
+  tree = json::parse(text, ec, std::move(sp), depth);
+  return !ec && tree.is_object() ? &tree.get_object() : nullptr;
+}
 
 inference_kind kind_of(mgmt_op op) {
   switch (op) {
@@ -576,8 +582,8 @@ class inference_shaper final : public response_shaper {
       durations.close();
     }
     // completion tokens per second: tokens / (eval / 10 / 1000 s), in tenths
-    m.tenths("tokens_per_second",
-             r.eval > 0 ? std::llround(static_cast<double>(r.completion_tokens) * 1e5 / static_cast<double>(r.eval)) : 0);
+    double per_second = r.eval > 0 ? static_cast<double>(r.completion_tokens) * 1e5 / static_cast<double>(r.eval) : 0;
+    m.tenths("tokens_per_second", std::llround(std::min(per_second, 1e18)));  // absurd counts stay a number
   }
 
   inference_kind kind_;
@@ -650,13 +656,14 @@ net::awaitable<void> run_item(worker& w, downstream& parent, std::shared_ptr<bat
     std::array<std::string_view, 2> consumed{};
     // The policies see Ollama's request as it will be sent.
     json::value tree;
-    json::object* body = nullptr;
-    if (!env.chain->empty()) {
-      boost::system::error_code ec;
-      tree = json::parse(plan.body, ec);
-      if (!ec && tree.is_object()) body = &tree.get_object();
+    json::object* body = env.chain->empty() ? nullptr : parse_planned(plan.body, tree);
+    bool refused = false;
+    if (!env.chain->empty() && !body) {
+      ctx.error = "the translated request could not be read back";
+      co_await item.reply_error(api_flavor::ollama, 500, ctx.error);
+      refused = true;
     }
-    bool refused = co_await admit(*env.chain, item, route, env.headers, env.client_ip, body, changed, consumed);
+    if (!refused) refused = co_await admit(*env.chain, item, route, env.headers, env.client_ip, body, changed, consumed);
     if (!refused) {
       if (env.chain->filters_responses(ctx)) item.policies = env.chain.get();
       shaper = make_inference_shaper(kind, false, false, ctx);
@@ -680,7 +687,9 @@ net::awaitable<void> run_item(worker& w, downstream& parent, std::shared_ptr<bat
   result["index"] = index;
   result["status"] = ctx.status;
   boost::system::error_code ec;
-  auto parsed = json::parse(kept, ec);
+  json::parse_options depth;
+  depth.max_depth = json_max_depth;
+  auto parsed = json::parse(kept, ec, {}, depth);
   if (!ec && parsed.is_object()) {
     for (auto& kv : parsed.get_object()) result[kv.key()] = kv.value();
   } else if (ctx.status / 100 != 2) {

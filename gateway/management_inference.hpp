@@ -44,6 +44,10 @@ struct inference_plan {
 inference_plan plan_inference(inference_kind kind, bool stream, const boost::json::object& request,
                               const preset_set& presets, const ollama_config& cfg);
 
+// Ollama's request text read back into `tree` for the policy chain (which reads and may change
+// a body); nullptr when it cannot be read, which would be corral's own mistake.
+boost::json::object* parse_planned(std::string_view text, boost::json::value& tree, boost::json::storage_ptr sp = {});
+
 // The shaper for one request's answer: NDJSON records, or Server-Sent Events when `sse`.
 std::unique_ptr<response_shaper> make_inference_shaper(inference_kind kind, bool stream, bool sse,
                                                        const request_context& ctx);

@@ -3,6 +3,7 @@
 #include "gateway/access_log.hpp"
 #include "gateway/blob_upload.hpp"
 #include "gateway/core/model_name.hpp"
+#include "gateway/core/json_scan.hpp"
 #include "gateway/core/json_text.hpp"
 #include "gateway/downstream.hpp"
 #include "gateway/fleet_routes.hpp"
@@ -259,7 +260,7 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
   if (json_route || (route.kind == route_kind::passthrough && !req.body().empty())) {
     boost::system::error_code ec;
     json::parse_options opts;
-    opts.max_depth = 256;
+    opts.max_depth = json_max_depth;
     if (req.body().empty()) {
       body_error = "missing request body";
     } else {
@@ -310,10 +311,12 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
       planned = true;
       body = nullptr;
       if (!chain.empty()) {
-        // The policies see Ollama's request as it will be sent (corral's own text: an object).
-        boost::system::error_code ec;
-        planned_tree = json::parse(plan.body, ec, &mr);
-        if (!ec && planned_tree.is_object()) body = &planned_tree.get_object();
+        // The policies see Ollama's request as it will be sent.
+        body = parse_planned(plan.body, planned_tree, &mr);
+        if (!body) {
+          body_error = "the translated request could not be read back";
+          body_status = 500;
+        }
       }
     }
   }

@@ -10,12 +10,8 @@ namespace corral {
 
 namespace {
 
-// Nesting allowed inside a value: as deep as the request parser allows (session.cpp).
-constexpr int max_depth = 256;
-
 bool is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
 const char* skip_space(const char* p, const char* end) {
   while (p < end && is_space(*p)) ++p;
@@ -37,6 +33,19 @@ const char* skip_utf8(const char* p, const char* end) {
   if (c >= 0xf1 && c <= 0xf3) return cont(1) && cont(2) && cont(3) ? p + 4 : nullptr;
   if (c == 0xf4) return cont(1, 0x80, 0x8f) && cont(2) && cont(3) ? p + 4 : nullptr;
   return nullptr;
+}
+
+// The code unit of a \uXXXX escape starting at p, or -1 when p does not start one.
+int utf16_escape(const char* p, const char* end) {
+  if (end - p < 6 || p[0] != '\\' || p[1] != 'u') return -1;
+  int unit = 0;
+  for (int i = 2; i < 6; ++i) {
+    char c = p[i];
+    int digit = is_digit(c) ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+    if (digit < 0) return -1;
+    unit = unit * 16 + digit;
+  }
+  return unit;
 }
 
 // A string starting at p (its opening quote): the end of it, past the closing quote, or nullptr.
@@ -61,10 +70,18 @@ const char* skip_string(const char* p, const char* end) {
         case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
           p += 2;
           continue;
-        case 'u':
-          if (end - p < 6 || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]) || !is_hex(p[5])) return nullptr;
+        case 'u': {
+          // A UTF-16 code unit; a surrogate must come as a pair, high then low.
+          auto unit = utf16_escape(p, end);
+          if (unit < 0 || (unit >= 0xdc00 && unit <= 0xdfff)) return nullptr;
           p += 6;
+          if (unit >= 0xd800 && unit <= 0xdbff) {
+            auto low = utf16_escape(p, end);
+            if (low < 0xdc00 || low > 0xdfff) return nullptr;
+            p += 6;
+          }
           continue;
+        }
         default:
           return nullptr;
       }
@@ -116,7 +133,7 @@ const char* skip_value(const char* p, const char* end, int depth) {
     case 'n': return skip_literal(p, end, "null");
     case '{':
     case '[': {
-      if (depth >= max_depth) return nullptr;
+      if (depth >= json_max_depth) return nullptr;
       const bool object = *p == '{';
       const char close = object ? '}' : ']';
       p = skip_space(p + 1, end);

@@ -4,14 +4,19 @@
 // parsing it into a json::value and writing the values out again costs more than relaying the
 // answer. A json_cursor walks one object's members (or one array's elements) and hands out
 // each value's own text. Every value is checked as it is passed — RFC 8259 grammar, UTF-8,
-// nesting depth — so the text handed out is well-formed JSON that may be copied into an answer
-// unchanged (already escaped, already valid).
+// \u escapes that pair their surrogates, nesting depth — as strictly as Boost.JSON's parser, so
+// the text handed out is well-formed JSON that may be copied into an answer unchanged (already
+// escaped, already valid).
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
 
 namespace corral {
+
+// How deeply nested any JSON corral reads may be: requests, backends' answers, and corral's own
+// text read back (Boost.JSON's parser takes it as parse_options::max_depth).
+inline constexpr int json_max_depth = 256;
 
 class json_cursor {
  public:

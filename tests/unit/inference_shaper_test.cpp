@@ -127,6 +127,20 @@ TEST_F(inference_shaper_test, a_broken_record_is_dropped_and_a_long_one_is_read_
   EXPECT_EQ(piece.at("text").as_string(), std::string(2500, 'a') + "\"" + std::string(2499, 'b') + "\xc3\xa9");
 }
 
+TEST_F(inference_shaper_test, absurd_counts_and_durations_still_make_json_numbers) {
+  for (std::string_view answer :
+       {R"({"response":"x","done":true,"eval_count":100000000000000000,"eval_duration":1})",
+        R"({"response":"x","done":true,"eval_count":18446744073709551615,"eval_duration":1,"total_duration":-2e30})",
+        R"({"response":"x","done":true,"eval_count":3,"eval_duration":-5e5,"load_duration":1e300})"}) {
+    auto o = whole(inference_kind::generate, answer);
+    EXPECT_TRUE(o.at("tokens_per_second").is_number()) << answer;
+    for (const auto& kv : o.at("durations_ms").as_object()) EXPECT_TRUE(kv.value().is_number()) << answer;
+  }
+  auto o = whole(inference_kind::generate, R"({"response":"x","done":true,"total_duration":-150000,"eval_duration":50000})");
+  EXPECT_DOUBLE_EQ(o.at("durations_ms").at("total").to_number<double>(), -0.2) << "-0.15 ms rounds away from zero";
+  EXPECT_DOUBLE_EQ(o.at("durations_ms").at("eval").to_number<double>(), 0.1) << "0.05 ms rounds up";
+}
+
 TEST_F(inference_shaper_test, a_body_that_is_not_json_goes_out_unchanged) {
   auto shaper = make_inference_shaper(inference_kind::generate, false, false, ctx_);
   EXPECT_EQ(shaper->on_whole("not json"), "not json");

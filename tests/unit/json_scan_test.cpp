@@ -84,7 +84,9 @@ TEST(json_cursor, refuses_malformed_text_of_every_kind) {
            R"({"a":-})", R"({"a":tru})", R"({"a":nul})", R"({"a":True})", R"({"a":[1,]})", R"({"a":[1 2]})",
            R"({"a":{"b"}})", R"({"a":"\x"})", R"({"a":"\u12g4"})", R"({"a":"\u123"})", "{\"a\":\"tab\there\"}",
            "{\"a\":\"nl\nhere\"}", "{\"a\":\"\xff\"}", "{\"a\":\"\xc3\"}", "{\"a\":\"\xc0\xaf\"}",
-           "{\"a\":\"\xed\xa0\x80\"}", "{\"a\":\"\xf4\x90\x80\x80\"}", "{\"a\":\"\xe2\x82\"}", R"({"a":"open})"}) {
+           "{\"a\":\"\xed\xa0\x80\"}", "{\"a\":\"\xf4\x90\x80\x80\"}", "{\"a\":\"\xe2\x82\"}", R"({"a":"open})",
+           R"({"a":"\uD800"})", R"({"a":"\udc00"})", R"({"a":"\uD800\u0041"})", R"({"a":"\uD800x"})",
+           R"({"a":"\uDBFF\uDBFF"})"}) {
     EXPECT_FALSE(well_formed(bad)) << bad;
   }
 }
@@ -115,14 +117,16 @@ TEST(json_cursor, long_strings_are_checked_past_the_word_at_a_time_path) {
 }
 
 // Random damage to well-formed answers: the cursor must judge each text as Boost.JSON's parser
-// does (the bytes used never form a \u escape, where Boost.JSON also checks surrogate pairs).
+// does, \u escapes and their surrogate pairs included.
 TEST(json_cursor, judges_damaged_text_as_a_full_parser_does) {
   const std::vector<std::string> seeds = {
       R"({"model":"llama2","created_at":"2026-01-01T00:00:00Z","response":" The","done":false})",
       R"({"model":"m","message":{"role":"assistant","content":"Hi \"you\"\n","tool_calls":[{"function":{"name":"f","arguments":{"x":[1,2.5,-3e2]}}}]},"done":true,"eval_count":10,"total_duration":12345})",
       R"({"embeddings":[[0.1,-0.2,3e-4],[1,2,3]],"prompt_eval_count":4,"ok":null,"t":true})",
-      "{\"text\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\",\"n\":[ ],\"o\":{ }}"};
-  const std::string alphabet = std::string("{}[]\":,\\ 0123456789-+.eEtrunlfas\n\t\x01\x7f\x80\xbf\xc3\xe2\xf0\xff", 46);
+      "{\"text\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\",\"n\":[ ],\"o\":{ }}",
+      R"({"e":"\u00e9\uD83D\uDE00\ud83d\ude00 \\u \"","f":"\udbff\udfff"})"};
+  static constexpr char bytes[] = "{}[]\":,\\ 0123456789-+.eEtrunlfasuUdDcCbB\n\t\x01\x7f\x80\xbf\xc3\xe2\xf0\xff";
+  const std::string alphabet(bytes, sizeof bytes - 1);
   std::mt19937 rng(20261125);
   boost::json::parse_options opts;
   opts.max_depth = 256;
@@ -147,7 +151,7 @@ TEST(json_cursor, judges_damaged_text_as_a_full_parser_does) {
       ++checked;
     }
   }
-  EXPECT_EQ(checked, 16000);
+  EXPECT_EQ(checked, 20000);
 }
 
 TEST(json_values, numbers_and_counts) {
