@@ -41,10 +41,11 @@ class member_writer {
   void close() { out_ += '}'; }
   // `k` is one of the answer's own names (plain ASCII, nothing to escape).
   std::string& key(std::string_view k) {
-    out_ += first_ ? "\"" : ",\"";
+    if (!first_) out_ += ',';
+    out_ += '"';
     first_ = false;
-    out_ += k;
-    out_ += "\":";
+    out_.append(k);
+    out_.append("\":", 2);
     return out_;
   }
   void str(std::string_view k, std::string_view v) { append_json_string(key(k), v); }
@@ -69,7 +70,7 @@ class member_writer {
   void value(std::string_view k, const json::value& v) { append_json_text(key(k), v); }
   // A member whose name came from a client (escaped as any string).
   void member(std::string_view k, const json::value& v) {
-    out_ += first_ ? "" : ",";
+    if (!first_) out_ += ',';
     first_ = false;
     append_json_string(out_, k);
     out_ += ':';
@@ -413,23 +414,49 @@ struct ollama_record {
     json_cursor c(text);
     std::string_view k, v;
     while (c.next_member(k, v)) {
-      if (k == "response") response = v;
-      else if (k == "message") message = v;
-      else if (k == "done") done = v;
-      else if (k == "created_at") created_at = v;
-      else if (k == "thinking") thinking = v;
-      else if (k == "eval_count") completion_tokens = count(v);
-      else if (k == "eval_duration") eval = ms(v);
-      else if (k == "prompt_eval_count") prompt_tokens = count(v);
-      else if (k == "prompt_eval_duration") prompt_eval = ms(v);
-      else if (k == "total_duration") total = ms(v);
-      else if (k == "load_duration") {
-        load_ns = count(v);
-        load = ms(v);
+      // By length first: most keys are then told apart by one comparison.
+      switch (k.size()) {
+        case 4:
+          if (k == "done") done = v;
+          break;
+        case 5:
+          if (k == "error") error = v;
+          break;
+        case 7:
+          if (k == "message") message = v;
+          break;
+        case 8:
+          if (k == "response") response = v;
+          else if (k == "thinking") thinking = v;
+          break;
+        case 10:
+          if (k == "created_at") created_at = v;
+          else if (k == "eval_count") completion_tokens = count(v);
+          else if (k == "embeddings") embeddings = v;
+          break;
+        case 11:
+          if (k == "done_reason") done_reason = v;
+          break;
+        case 13:
+          if (k == "eval_duration") {
+            eval = ms(v);
+          } else if (k == "load_duration") {
+            load_ns = count(v);
+            load = ms(v);
+          }
+          break;
+        case 14:
+          if (k == "total_duration") total = ms(v);
+          break;
+        case 17:
+          if (k == "prompt_eval_count") prompt_tokens = count(v);
+          break;
+        case 20:
+          if (k == "prompt_eval_duration") prompt_eval = ms(v);
+          break;
+        default:
+          break;
       }
-      else if (k == "done_reason") done_reason = v;
-      else if (k == "embeddings") embeddings = v;
-      else if (k == "error") error = v;
     }
     return c.ok();
   }

@@ -13,7 +13,8 @@ namespace {
 bool is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-const char* skip_space(const char* p, const char* end) {
+inline const char* skip_space(const char* p, const char* end) {
+  if (p < end && static_cast<unsigned char>(*p) > ' ') return p;  // compact JSON: no space at all
   while (p < end && is_space(*p)) ++p;
   return p;
 }
@@ -98,7 +99,7 @@ const char* skip_string(const char* p, const char* end) {
 }
 
 // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-const char* skip_number(const char* p, const char* end) {
+inline const char* skip_number(const char* p, const char* end) {
   if (p < end && *p == '-') ++p;
   if (p == end || !is_digit(*p)) return nullptr;
   if (*p == '0') ++p;
@@ -147,7 +148,8 @@ const char* skip_value(const char* p, const char* end, int depth) {
           if (p == end || *p != ':') return nullptr;
           p = skip_space(p + 1, end);
         }
-        p = skip_value(p, end, depth + 1);
+        // Numbers (an answer's token ids, an embedding) are most elements: skipped in line.
+        p = p < end && (is_digit(*p) || *p == '-') ? skip_number(p, end) : skip_value(p, end, depth + 1);
         if (!p) return nullptr;
         p = skip_space(p, end);
         if (p == end) return nullptr;

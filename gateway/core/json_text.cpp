@@ -81,6 +81,25 @@ void write_number(std::string& out, double d) {
     out += json::serialize(json::value(d));
     return;
   }
+  // Most doubles corral writes have at most three decimals (temperatures, top_p, milliseconds).
+  // When d is exactly the double nearest k/1000, the decimal k/1000 reads back as d and is its
+  // shortest form (no other decimal of three places or fewer is that close to d below 1e9), so
+  // it is written with integer arithmetic: the shortest-form search costs more than a record.
+  if (std::abs(d) < 1e9 && d != 0) {
+    auto k = std::llround(d * 1000);
+    if (static_cast<double>(k) / 1000 == d) {
+      if (k < 0) out += '-';
+      auto m = static_cast<std::uint64_t>(k < 0 ? -k : k);
+      write_integer(out, m / 1000);
+      out += '.';
+      auto frac = static_cast<unsigned>(m % 1000);
+      char digits[3] = {static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
+                        static_cast<char>('0' + frac % 10)};
+      std::size_t n = frac % 100 == 0 ? 1 : frac % 10 == 0 ? 2 : 3;
+      out.append(digits, n);
+      return;
+    }
+  }
   char buf[64];
   const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
   const std::string_view text(buf, static_cast<std::size_t>(end - buf));

@@ -4,6 +4,9 @@
 #include <boost/json/value.hpp>
 #include <gtest/gtest.h>
 
+#include <charconv>
+#include <string>
+
 namespace corral {
 namespace {
 
@@ -17,6 +20,31 @@ TEST(json_text_test, doubles_are_plain_decimals_that_stay_doubles) {
   EXPECT_EQ(json_text(json::value(std::uint64_t{18446744073709551615u})), "18446744073709551615");
   auto back = json::parse(json_text(json::value(1.0)));
   EXPECT_TRUE(back.is_double());
+}
+
+TEST(json_text_test, doubles_of_up_to_three_decimals_are_written_as_the_shortest_form_is) {
+  // The integer fast path must say exactly what the shortest-form conversion says, and every
+  // double must read back unchanged either way.
+  auto shortest = [](double d) {
+    char buf[64];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
+    std::string text(buf, end);
+    if (text.find_first_of(".e") == std::string::npos) text += ".0";
+    return text;
+  };
+  for (long k = -200'000; k <= 200'000; k += 7) {
+    double d = static_cast<double>(k) / 1000;
+    if (d == 0) continue;
+    ASSERT_EQ(json_text(json::value(d)), shortest(d)) << k;
+  }
+  for (double d : {0.1 + 0.2, 1e-4, 123456.789, 0.0015, 2.0 / 3, 1e-300, 5e8 + 0.125, 999999999.999, -0.0, 1e9,
+                   -1234.5678, 4503599627370497.0}) {
+    auto text = json_text(json::value(d));
+    EXPECT_EQ(json::parse(text).as_double(), d) << text;
+    EXPECT_NE(text.find_first_of(".e"), std::string::npos) << text << " stays a double";
+  }
+  EXPECT_EQ(json_text(json::value(0.1 + 0.2)), "0.30000000000000004") << "not the nearest three decimals";
+  EXPECT_EQ(json_text(json::value(-0.0)), "-0.0");
 }
 
 TEST(json_text_test, strings_are_escaped_and_read_back_the_same) {
