@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # What the management API's inference layer costs: corral's CPU per request on
-# /api/v1/generate with a preset against /api/generate with the same model, side by side in one
-# run over one fake-ollama, alternating the two routes round by round so that a noisy machine
-# weighs on both alike.
+# /api/v1/generate with a preset against /api/generate sending the very request the preset
+# makes (same model, system prompt and temperature), side by side in one run over one
+# fake-ollama, alternating the routes round by round so that a noisy machine weighs on both
+# alike. The backend gets the same request either way; what differs is corral's work: checking
+# and translating the management request, and reshaping the answer.
 #
 #   bash bench/management_overhead.sh [--build-dir DIR] [--rounds N (11)] [--duration S (3)] [--tokens N (10)]
-#                                     [--control]
+#                                     [--control] [--instructions [--requests N (400)]]
 #
 # Each round runs wrk (one thread, 32 connections) for S seconds on each route, non-streamed and
 # streamed, reading corral's utime+stime from /proc before and after. Prints a table of CPU per
@@ -13,6 +15,10 @@
 # --control also measures /api/generate a second time each round and prints that ratio too: an
 # A/A ratio whose spread is this machine's noise. corral runs on one thread, without its access
 # log; the fake answers N tokens at once.
+# --instructions counts instead of timing: corral runs under valgrind's callgrind, and each route
+# gets N requests over one connection; prints the instructions corral executes per request (its
+# own code and libraries, not the kernel's) and their ratio. Exact and repeatable where CPU time
+# on a shared machine is not, but blind to cache misses and to time in the kernel.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,6 +28,8 @@ DURATION=3
 TOKENS=10
 CONNECTIONS=32
 CONTROL=0
+INSTRUCTIONS=0
+REQUESTS=400
 
 while (($#)); do
   case $1 in
@@ -30,12 +38,22 @@ while (($#)); do
     --duration) DURATION=${2:?}; shift 2 ;;
     --tokens) TOKENS=${2:?}; shift 2 ;;
     --control) CONTROL=1; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --instructions) INSTRUCTIONS=1; shift ;;
+    --requests) REQUESTS=${2:?}; shift 2 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "management_overhead.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
 
 command -v wrk >/dev/null || { echo "management_overhead.sh: wrk is not installed (deploy/build.sh deps)" >&2; exit 1; }
+LAUNCH=()
+STARTUP_TRIES=100
+if ((INSTRUCTIONS)); then
+  command -v callgrind_control >/dev/null ||
+    { echo "management_overhead.sh: --instructions needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+  LAUNCH=(valgrind --tool=callgrind --callgrind-out-file="%q{CALLGRIND_OUT}")
+  STARTUP_TRIES=600  # a start under valgrind takes seconds
+fi
 CORRAL_BIN=$BUILD/corral
 FAKE_BIN=$BUILD/fake-ollama
 [[ -x $CORRAL_BIN && -x $FAKE_BIN ]] || { echo "management_overhead.sh: build first (deploy/build.sh test)" >&2; exit 1; }
@@ -78,10 +96,10 @@ ollama: {base_url: "http://127.0.0.1:$FAKE_PORT"}
 log: {access_log: false}
 management: {state_dir: "$WORK/state"}
 YAML
-  "$CORRAL_BIN" --config "$WORK/corral.yaml" >"$WORK/corral.log" 2>&1 &
+  CALLGRIND_OUT=$WORK/callgrind.out "${LAUNCH[@]}" "$CORRAL_BIN" --config "$WORK/corral.yaml" >"$WORK/corral.log" 2>&1 &
   CORRAL_PID=$!
   PIDS+=("$CORRAL_PID")
-  for _ in $(seq 100); do
+  for _ in $(seq "$STARTUP_TRIES"); do
     curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/api/version" && break 2
     kill -0 "$CORRAL_PID" 2>/dev/null || break
     sleep 0.1
@@ -91,23 +109,58 @@ YAML
 done
 [[ -n $CORRAL_PID ]] || { echo "management_overhead.sh: corral could not bind a port" >&2; exit 1; }
 
+# The preset under test, and the same request written for Ollama's API.
 PROMPT="Why is the sky blue?"
+SYSTEM="You are a helpful, knowledgeable assistant. Answer clearly and accurately, and keep the answer as short as the question allows. When you are not sure of something, say so instead of guessing."
+code=$(curl -s -o "$WORK/preset.txt" -w '%{http_code}' "http://127.0.0.1:$PORT/api/v1/presets" \
+  -d "{\"name\":\"bench\",\"model\":\"llama2\",\"temperature\":0.7,\"system_prompt\":\"$SYSTEM\"}")
+[[ $code == 201 ]] || { cat "$WORK/preset.txt" >&2; echo "management_overhead.sh: creating the preset answered $code" >&2; exit 1; }
+OLLAMA_BODY="\"model\":\"llama2\",\"prompt\":\"$PROMPT\",\"system\":\"$SYSTEM\",\"options\":{\"temperature\":0.7}"
 declare -A PATHS=(
   [ollama-plain]=/api/generate [v1-plain]=/api/v1/generate
   [ollama-stream]=/api/generate [v1-stream]=/api/v1/generate/stream
   [control]=/api/generate)
 declare -A BODIES=(
-  [ollama-plain]="{\"model\":\"llama2\",\"prompt\":\"$PROMPT\",\"stream\":false}"
-  [control]="{\"model\":\"llama2\",\"prompt\":\"$PROMPT\",\"stream\":false}"
-  [v1-plain]="{\"preset\":\"general\",\"prompt\":\"$PROMPT\"}"
-  [ollama-stream]="{\"model\":\"llama2\",\"prompt\":\"$PROMPT\",\"stream\":true}"
-  [v1-stream]="{\"preset\":\"general\",\"prompt\":\"$PROMPT\"}")
+  [ollama-plain]="{$OLLAMA_BODY,\"stream\":false}"
+  [control]="{$OLLAMA_BODY,\"stream\":false}"
+  [v1-plain]="{\"preset\":\"bench\",\"prompt\":\"$PROMPT\"}"
+  [ollama-stream]="{$OLLAMA_BODY,\"stream\":true}"
+  [v1-stream]="{\"preset\":\"bench\",\"prompt\":\"$PROMPT\"}")
 
 # Checks each route answers 200 before measuring it.
 for name in "${!PATHS[@]}"; do
   code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT${PATHS[$name]}" -d "${BODIES[$name]}")
   [[ $code == 200 ]] || { echo "management_overhead.sh: $name answered $code" >&2; exit 1; }
 done
+
+if ((INSTRUCTIONS)); then
+  # count NAME: sets IR (instructions per request), from N requests on one connection between a
+  # reset of callgrind's counters and a dump.
+  count() {
+    local name=$1 args=() i total
+    for ((i = 0; i < REQUESTS; i++)); do args+=(--next -s -o /dev/null "http://127.0.0.1:$PORT${PATHS[$name]}" -d "${BODIES[$name]}"); done
+    curl "${args[@]:1:$((50 * 7 - 1))}"  # warm-up: 50 requests (7 arguments each)
+    callgrind_control -z "$CORRAL_PID" >/dev/null 2>&1
+    curl "${args[@]:1}"
+    callgrind_control -d "$CORRAL_PID" >/dev/null 2>&1
+    total=$(cat "$WORK"/callgrind.out.* | awk '$1 == "totals:" { t = $2 } END { print t + 0 }')
+    rm -f "$WORK"/callgrind.out.*
+    IR=$((total / REQUESTS))
+  }
+  declare -A IRS=()
+  for name in ollama-plain v1-plain ollama-stream v1-stream; do
+    count "$name"
+    IRS[$name]=$IR
+  done
+  echo "| instructions per request | /api/generate | /api/v1/generate (preset) | ratio |"
+  echo "| --- | ---: | ---: | ---: |"
+  for kind in plain stream; do
+    ratio=$(awk -v a="${IRS[v1-$kind]}" -v b="${IRS[ollama-$kind]}" 'BEGIN { printf "%.3f", a / b }')
+    label=$([[ $kind == plain ]] && echo "whole answer" || echo "streamed ($TOKENS tokens)")
+    echo "| $label | ${IRS[ollama-$kind]} | ${IRS[v1-$kind]} | $ratio |"
+  done
+  exit 0
+fi
 
 HZ=$(getconf CLK_TCK)
 # measure NAME: sets US (corral CPU µs per request) and REQS.

@@ -19,6 +19,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <deque>
 
 #include <sys/socket.h>
@@ -41,11 +42,21 @@ class member_writer {
   void close() { out_ += '}'; }
   // `k` is one of the answer's own names (plain ASCII, nothing to escape).
   std::string& key(std::string_view k) {
-    if (!first_) out_ += ',';
-    out_ += '"';
+    // ,"name": in one append (the names are short; a call per piece showed in profiles).
+    char buf[48];
+    if (k.size() > sizeof buf - 4) {
+      out_.append(first_ ? "\"" : ",\"").append(k).append("\":");
+    } else {
+      std::size_t n = 0;
+      if (!first_) buf[n++] = ',';
+      buf[n++] = '"';
+      std::memcpy(buf + n, k.data(), k.size());
+      n += k.size();
+      buf[n++] = '"';
+      buf[n++] = ':';
+      out_.append(buf, n);
+    }
     first_ = false;
-    out_.append(k);
-    out_.append("\":", 2);
     return out_;
   }
   void str(std::string_view k, std::string_view v) { append_json_string(key(k), v); }
