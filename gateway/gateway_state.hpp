@@ -117,44 +117,39 @@ struct worker {
   std::uint32_t rotation = 0;  // balancer tie-breaking
   steady_clock::time_point last_catalog_refresh{};  // unknown-model refreshes, at most 1/s
 
-  // The catalog as this worker last saw it; refreshed (under the state's lock) only when the
-  // shared catalog has changed since.
+  // The catalog, configuration and policy chain as this worker last saw them; each is fetched
+  // again (under the state's lock) only when the state's copy has changed since.
   std::shared_ptr<const model_catalog> catalog() {
-    auto v = state.catalog_version();
-    if (v != catalog_version_) {
-      catalog_ = state.catalog();
-      catalog_version_ = v;
-    }
-    return catalog_;
+    return catalog_.get(state.catalog_version(), [this] { return state.catalog(); });
   }
-
-  // The configuration as this worker last saw it, refreshed the same way.
   const std::shared_ptr<const config>& cfg() {
-    auto v = state.cfg_version();
-    if (v != cfg_version_) {
-      cfg_ = state.cfg();
-      cfg_version_ = v;
-    }
-    return cfg_;
+    return cfg_.get(state.cfg_version(), [this] { return state.cfg(); });
   }
-
-  // The policy chain as this worker last saw it, refreshed the same way.
   const std::shared_ptr<const policy_chain>& chain() {
-    auto v = state.chain_version();
-    if (v != chain_version_) {
-      chain_ = state.chain();
-      chain_version_ = v;
-    }
-    return chain_;
+    return chain_.get(state.chain_version(), [this] { return state.chain(); });
   }
 
  private:
-  std::shared_ptr<const model_catalog> catalog_;
-  std::uint64_t catalog_version_ = 0;
-  std::shared_ptr<const policy_chain> chain_;
-  std::uint64_t chain_version_ = 0;
-  std::shared_ptr<const config> cfg_;
-  std::uint64_t cfg_version_ = 0;
+  // One shared snapshot and the version of it held.
+  template <class T>
+  class cached {
+   public:
+    template <class Fetch>
+    const std::shared_ptr<const T>& get(std::uint64_t version, Fetch&& fetch) {
+      if (version != version_) {
+        value_ = fetch();
+        version_ = version;
+      }
+      return value_;
+    }
+
+   private:
+    std::shared_ptr<const T> value_;
+    std::uint64_t version_ = 0;
+  };
+  cached<model_catalog> catalog_;
+  cached<config> cfg_;
+  cached<policy_chain> chain_;
 };
 
 }  // namespace corral

@@ -296,8 +296,7 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
     if (is_valid_model_name(name)) ctx.model = normalize_model_name(name);
   }
   // Management inference: translated into Ollama's request, which the chain then sees.
-  inference_plan plan;
-  bool planned = false;       // the body sent is plan.body
+  inference_plan plan;        // when made, its body is the one sent
   json::value planned_tree;   // plan.body as the policies read it
   if (route.kind == route_kind::management && body && body_error.empty() && is_management_inference(route.op)) {
     plan = plan_inference(kind_of(route.op), streams(route.op), *body, *w.state.presets().snapshot(), w.cfg()->ollama);
@@ -308,7 +307,6 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
       ctx.model = plan.model;
       ctx.preset = plan.preset;
       ctx.api_route = plan.api_route;
-      planned = true;
       body = nullptr;
       if (!chain.empty()) {
         // The policies see Ollama's request as it will be sent.
@@ -342,7 +340,7 @@ net::awaitable<void> dispatch(worker& w, downstream& client, http::request<http:
   if (answered) co_return;
   std::string rewritten_body;
   if (body_changed && body) rewritten_body = json_text(*body);
-  else if (planned) rewritten_body = std::move(plan.body);
+  else if (!plan.body.empty()) rewritten_body = std::move(plan.body);
   else if (rewrite && body) rewritten_body = json_text(*body);
   if (!chain.empty() && chain.filters_responses(ctx)) {
     if (route.kind == route_kind::passthrough) {
